@@ -1,0 +1,150 @@
+//! Connection settings.
+
+use core::time::Duration;
+
+use crate::Randomness;
+
+/// Settings for a [`Connection`](crate::Connection). Start from
+/// [`Config::default`] and change what you need; every setter takes any value
+/// without panicking (out-of-range values are clamped as documented).
+///
+/// ```
+/// use ws_proto::Config;
+/// use std::time::Duration;
+/// let config = Config::default()
+///     .max_message_size(1 << 20)
+///     .max_frame_size(1 << 16)
+///     .close_timeout(Duration::from_secs(2));
+/// assert_eq!(config.get_max_message_size(), 1 << 20);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) auto_pong: bool,
+    pub(crate) deliver_fragments: bool,
+    pub(crate) max_send_frame_size: usize,
+    pub(crate) close_timeout: Duration,
+    pub(crate) randomness: Randomness,
+}
+
+impl Default for Config {
+    /// 16 MiB frames, 64 MiB messages, automatic pongs, whole messages,
+    /// unfragmented sends, a 5 s close timeout, OS randomness.
+    fn default() -> Self {
+        Self {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            auto_pong: true,
+            deliver_fragments: false,
+            max_send_frame_size: usize::MAX,
+            close_timeout: Duration::from_secs(5),
+            randomness: Randomness::os(),
+        }
+    }
+}
+
+impl Config {
+    /// The largest frame payload accepted from the peer; a larger one is
+    /// refused with 1009 as soon as its header arrives.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().max_frame_size(4096);
+    /// assert_eq!(c.get_max_frame_size(), 4096);
+    /// ```
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// The largest message accepted from the peer (after decompression, with
+    /// permessage-deflate); checked before the bytes are buffered, 1009 if exceeded.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().max_message_size(1 << 20);
+    /// assert_eq!(c.get_max_message_size(), 1 << 20);
+    /// ```
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Answer every ping with a pong automatically (default `true`).
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().auto_pong(false);
+    /// # let _ = c;
+    /// ```
+    pub fn auto_pong(mut self, enabled: bool) -> Self {
+        self.auto_pong = enabled;
+        self
+    }
+
+    /// Hand out data as [`Event::Fragment`](crate::Event::Fragment)s as soon as
+    /// bytes arrive, instead of whole messages (default `false`). For proxies
+    /// and messages too large to buffer. The message size limit still applies.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().deliver_fragments(true);
+    /// # let _ = c;
+    /// ```
+    pub fn deliver_fragments(mut self, enabled: bool) -> Self {
+        self.deliver_fragments = enabled;
+        self
+    }
+
+    /// Split outgoing messages into frames of at most this many payload bytes
+    /// (default: never split). Values below 1 are treated as 1.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().max_send_frame_size(64 * 1024);
+    /// # let _ = c;
+    /// ```
+    pub fn max_send_frame_size(mut self, bytes: usize) -> Self {
+        self.max_send_frame_size = bytes.max(1);
+        self
+    }
+
+    /// How long to wait for the peer's close frame after sending ours, and
+    /// (client) for the server to close the transport after the handshake
+    /// (default 5 s). See [`Connection::poll_timeout`](crate::Connection::poll_timeout).
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().close_timeout(std::time::Duration::from_millis(500));
+    /// # let _ = c;
+    /// ```
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// The source of masking keys (default: the OS generator). Inject
+    /// [`Randomness::seeded`] for repeatable tests.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().randomness(ws_proto::Randomness::seeded(1));
+    /// # let _ = c;
+    /// ```
+    pub fn randomness(mut self, randomness: Randomness) -> Self {
+        self.randomness = randomness;
+        self
+    }
+
+    /// The configured maximum frame size.
+    ///
+    /// ```
+    /// assert_eq!(ws_proto::Config::default().get_max_frame_size(), 16 << 20);
+    /// ```
+    pub fn get_max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+
+    /// The configured maximum message size.
+    ///
+    /// ```
+    /// assert_eq!(ws_proto::Config::default().get_max_message_size(), 64 << 20);
+    /// ```
+    pub fn get_max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+}

@@ -1,0 +1,51 @@
+//! What a connection reports.
+
+use bytes::Bytes;
+
+use crate::{CloseFrame, Fragment, Message, Utf8Bytes};
+
+/// Something the peer did, returned by [`Connection::poll_event`](crate::Connection::poll_event).
+///
+/// ```
+/// use ws_proto::{Event, Message};
+/// let event = Event::Text("hi".into());
+/// assert_eq!(event.into_message(), Some(Message::text("hi")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A whole text message, validated as UTF-8.
+    Text(Utf8Bytes),
+    /// A whole binary message.
+    Binary(Bytes),
+    /// A ping; with `auto_pong` (the default) the pong is already queued.
+    Ping(Bytes),
+    /// A pong.
+    Pong(Bytes),
+    /// The connection ended: the peer's close frame (its reply is already
+    /// queued), or code [`CloseCode::ABNORMAL`](crate::CloseCode::ABNORMAL) if
+    /// the transport ended or timed out without one. Reported once; nothing follows.
+    Close(CloseFrame),
+    /// A piece of a data message (only with
+    /// [`Config::deliver_fragments`](crate::Config::deliver_fragments)).
+    Fragment(Fragment),
+}
+
+impl Event {
+    /// The event as a [`Message`]; `None` for a fragment.
+    ///
+    /// ```
+    /// use ws_proto::Event;
+    /// assert!(Event::Ping(Default::default()).into_message().is_some());
+    /// ```
+    pub fn into_message(self) -> Option<Message> {
+        Some(match self {
+            Self::Text(t) => Message::Text(t),
+            Self::Binary(b) => Message::Binary(b),
+            Self::Ping(b) => Message::Ping(b),
+            Self::Pong(b) => Message::Pong(b),
+            Self::Close(c) => Message::Close(c),
+            Self::Fragment(_) => return None,
+        })
+    }
+}

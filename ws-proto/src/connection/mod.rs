@@ -1,0 +1,626 @@
+//! The connection state machine (RFC 6455 sections 5 to 7).
+
+mod config;
+mod event;
+mod outbound;
+mod state;
+
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+
+pub use config::Config;
+pub use event::Event;
+pub use state::ReadyState;
+
+use crate::decode::{Decoded, Decoder, DecoderRules};
+use crate::frame::{FrameHeader, OpCode};
+use crate::{
+    CloseCode, CloseFrame, Fragment, Message, MessageKind, ProtocolError, SendError, Utf8Bytes,
+};
+use outbound::Outbound;
+use state::CloseState;
+
+/// Which end of the connection this is. Clients mask what they send; servers
+/// require masks and close the transport first (section 7.1.1).
+///
+/// ```
+/// use ws_proto::Role;
+/// assert_ne!(Role::Client, Role::Server);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The end that sent the opening handshake request.
+    Client,
+    /// The end that answered it.
+    Server,
+}
+
+/// A WebSocket connection after the opening handshake, with no I/O of its own.
+///
+/// Its methods come in four kinds, as in other sans-IO protocol cores:
+///
+/// * **inputs**: [`receive`](Self::receive) (or [`receive_buffer`](Self::receive_buffer)),
+///   [`receive_eof`](Self::receive_eof), [`handle_timeout`](Self::handle_timeout);
+/// * **commands**: [`send`](Self::send), [`send_text`](Self::send_text),
+///   [`send_binary`](Self::send_binary), [`send_ping`](Self::send_ping),
+///   [`send_pong`](Self::send_pong), [`send_fragment`](Self::send_fragment),
+///   [`close`](Self::close);
+/// * **outputs**, drained until they return `None`: [`poll_event`](Self::poll_event),
+///   [`poll_transmit`](Self::poll_transmit) (or [`transmit_slices`](Self::transmit_slices)
+///   plus [`advance_transmit`](Self::advance_transmit)), [`poll_timeout`](Self::poll_timeout);
+/// * **getters**: [`ready_state`](Self::ready_state),
+///   [`should_close_transport`](Self::should_close_transport),
+///   [`buffered_amount`](Self::buffered_amount), [`role`](Self::role).
+///
+/// A driver loops: feed what the transport read, drain `poll_event`, write
+/// what `poll_transmit` gives, sleep until `poll_timeout`, and once
+/// `should_close_transport` is true and nothing is left to write, close the
+/// transport. The crate documentation shows the loop in full.
+///
+/// ```
+/// use ws_proto::{Config, Connection, Event, Role};
+/// let mut server = Connection::new(Role::Server, Config::default());
+/// // A masked text frame "Hello" from RFC 6455 section 5.7.
+/// server.receive(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+/// assert_eq!(server.poll_event(), Ok(Some(Event::Text("Hello".into()))));
+/// server.send_text("Hi").unwrap();
+/// assert_eq!(&server.poll_transmit().unwrap()[..], b"\x81\x02Hi");
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    read_buf: BytesMut,
+    decoder: Decoder,
+    outbound: Outbound,
+    close: CloseState,
+    error: Option<ProtocolError>,
+    /// The kind of the fragmented message being sent with `send_fragment`.
+    sending_fragmented: Option<MessageKind>,
+}
+
+impl Connection {
+    /// A connection in the open state, right after the opening handshake.
+    /// Pass any bytes that arrived after the handshake to [`receive`](Self::receive).
+    ///
+    /// ```
+    /// use ws_proto::{Config, Connection, ReadyState, Role};
+    /// let conn = Connection::new(Role::Server, Config::default());
+    /// assert_eq!(conn.ready_state(), ReadyState::Open);
+    /// ```
+    pub fn new(role: Role, config: Config) -> Self {
+        let decoder = Decoder::new(DecoderRules {
+            role,
+            max_frame_size: config.max_frame_size,
+            max_message_size: config.max_message_size,
+            deliver_fragments: config.deliver_fragments,
+            rsv1_allowed: false,
+        });
+        Self {
+            role,
+            config,
+            read_buf: BytesMut::new(),
+            decoder,
+            outbound: Outbound::default(),
+            close: CloseState::default(),
+            error: None,
+            sending_fragmented: None,
+        }
+    }
+
+    /// This end's role.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// assert_eq!(Connection::new(Role::Client, Config::default()).role(), Role::Client);
+    /// ```
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Open, closing or closed.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, ReadyState, Role, CloseCode};
+    /// let mut conn = Connection::new(Role::Client, Config::default());
+    /// conn.close(CloseCode::NORMAL, "done").unwrap();
+    /// assert_eq!(conn.ready_state(), ReadyState::Closing);
+    /// ```
+    pub fn ready_state(&self) -> ReadyState {
+        self.close.ready_state()
+    }
+
+    /// `true` when the adapter should write out what is queued and then close
+    /// the transport: the server right after the close handshake, the client
+    /// when the server has closed, after the close timeout, or after a protocol
+    /// error (section 7.1.1).
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let conn = Connection::new(Role::Server, Config::default());
+    /// assert!(!conn.should_close_transport());
+    /// ```
+    pub fn should_close_transport(&self) -> bool {
+        self.close.should_close_transport(self.role)
+    }
+
+    // ----- inputs -----
+
+    /// Feeds bytes read from the transport, in any chunking. Bytes arriving
+    /// after the peer's close frame or after a failure are discarded.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Event, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// client.receive(&[0x8a]);
+    /// assert_eq!(client.poll_event(), Ok(None)); // half a header
+    /// client.receive(&[0x00]);
+    /// assert_eq!(client.poll_event(), Ok(Some(Event::Pong(Default::default()))));
+    /// ```
+    pub fn receive(&mut self, data: &[u8]) {
+        if self.accepts_input() {
+            self.read_buf.extend_from_slice(data);
+        }
+    }
+
+    /// The read buffer, for adapters that read straight into it (for example
+    /// with `tokio::io::AsyncReadExt::read_buf`). Append only: bytes already
+    /// in it belong to frames being decoded.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Event, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// client.receive_buffer().extend_from_slice(b"\x82\x01\xff");
+    /// assert_eq!(client.poll_event(), Ok(Some(Event::Binary(vec![0xff].into()))));
+    /// ```
+    pub fn receive_buffer(&mut self) -> &mut BytesMut {
+        &mut self.read_buf
+    }
+
+    /// How many more bytes the frame being read still needs (0 when unknown):
+    /// a hint for sizing the next read so a large frame is not read in many
+    /// small pieces.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// client.receive(&[0x82, 0x7e, 0x10, 0x00]); // a 4096-byte frame starts
+    /// let _ = client.poll_event();
+    /// assert_eq!(client.receive_size_hint(), 4096);
+    /// ```
+    pub fn receive_size_hint(&self) -> usize {
+        self.decoder.bytes_wanted(self.read_buf.len())
+    }
+
+    /// The transport's read side ended (the peer closed TCP). If no close
+    /// frame came first, [`poll_event`](Self::poll_event) reports
+    /// [`Event::Close`] with [`CloseCode::ABNORMAL`] once the buffered frames
+    /// have been handed out.
+    ///
+    /// ```
+    /// # use ws_proto::{CloseCode, Config, Connection, Event, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// client.receive_eof();
+    /// match client.poll_event() {
+    ///     Ok(Some(Event::Close(frame))) => assert_eq!(frame.code, CloseCode::ABNORMAL),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// assert!(client.should_close_transport());
+    /// ```
+    pub fn receive_eof(&mut self) {
+        self.close.eof = true;
+        self.close.deadline = None;
+    }
+
+    /// Tells the connection the time is `now`: an expired close timer ends
+    /// the connection (reported as [`CloseCode::ABNORMAL`] if the peer's close
+    /// frame never came). Calling it early does nothing.
+    ///
+    /// ```
+    /// # use ws_proto::{CloseCode, Config, Connection, Event, Role, ReadyState};
+    /// # use std::time::{Duration, Instant};
+    /// let mut conn = Connection::new(Role::Server, Config::default());
+    /// let start = Instant::now();
+    /// conn.close(CloseCode::NORMAL, "").unwrap();
+    /// let deadline = conn.poll_timeout(start).unwrap();
+    /// conn.handle_timeout(deadline);
+    /// assert_eq!(conn.ready_state(), ReadyState::Closed);
+    /// assert!(matches!(conn.poll_event(), Ok(Some(Event::Close(f))) if f.code == CloseCode::ABNORMAL));
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(deadline) = self.close.deadline {
+            if now >= deadline && self.close.timer_wanted(self.role) {
+                self.close.timed_out = true;
+                self.close.deadline = None;
+                self.read_buf = BytesMut::new();
+            }
+        }
+    }
+
+    // ----- outputs -----
+
+    /// The next event, or `Ok(None)` when the buffered bytes hold no complete
+    /// one. Call it until it returns `Ok(None)` after every input.
+    ///
+    /// On a protocol violation the close frame with the matching code is
+    /// queued, the connection becomes [`ReadyState::Closed`], and the error is
+    /// returned from now on.
+    ///
+    /// ```
+    /// # use ws_proto::{CloseCode, Config, Connection, ProtocolError, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.receive(&[0x81, 0x00]); // unmasked: servers require masks
+    /// let err = server.poll_event().unwrap_err();
+    /// assert_eq!(err, ProtocolError::UnmaskedFrameFromClient);
+    /// let close = server.poll_transmit().unwrap();
+    /// assert_eq!((close[0], &close[2..4]), (0x88, &1002u16.to_be_bytes()[..]));
+    /// assert!(server.should_close_transport());
+    /// ```
+    pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        if let Some(err) = &self.error {
+            return Err(err.clone());
+        }
+        if self.close.reported {
+            return Ok(None);
+        }
+        if !self.close.timed_out {
+            loop {
+                let decoded = match self.decoder.decode(&mut self.read_buf) {
+                    Ok(Some(decoded)) => decoded,
+                    Ok(None) => break,
+                    Err(err) => return Err(self.fail(err)),
+                };
+                if let Some(event) = self.on_decoded(decoded)? {
+                    return Ok(Some(event));
+                }
+            }
+        }
+        if self.close.eof || self.close.timed_out {
+            self.close.reported = true;
+            self.read_buf = BytesMut::new();
+            return Ok(Some(Event::Close(CloseFrame::new(CloseCode::ABNORMAL, ""))));
+        }
+        Ok(None)
+    }
+
+    /// Takes the next chunk of bytes to write to the transport.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_binary(vec![1, 2, 3]).unwrap();
+    /// assert_eq!(&server.poll_transmit().unwrap()[..], &[0x82, 3, 1, 2, 3]);
+    /// assert_eq!(server.poll_transmit(), None);
+    /// ```
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.outbound.pop()
+    }
+
+    /// The bytes waiting to be written, as slices in order, for a vectored
+    /// write; follow it with [`advance_transmit`](Self::advance_transmit).
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_text("a").unwrap();
+    /// server.send_text("b").unwrap();
+    /// let pending: Vec<u8> = server.transmit_slices().flatten().copied().collect();
+    /// assert_eq!(pending, b"\x81\x01a\x81\x01b");
+    /// server.advance_transmit(3);
+    /// assert_eq!(server.buffered_amount(), 3);
+    /// ```
+    pub fn transmit_slices(&self) -> impl Iterator<Item = &[u8]> {
+        self.outbound.slices()
+    }
+
+    /// Marks the first `n` bytes of [`transmit_slices`](Self::transmit_slices) as written.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_text("abc").unwrap();
+    /// server.advance_transmit(5);
+    /// assert_eq!(server.buffered_amount(), 0);
+    /// ```
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.outbound.advance(n);
+    }
+
+    /// Bytes queued for the transport and not yet taken, for backpressure
+    /// (like the browser's `WebSocket.bufferedAmount`).
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_binary(vec![0; 10]).unwrap();
+    /// assert_eq!(server.buffered_amount(), 12);
+    /// ```
+    pub fn buffered_amount(&self) -> usize {
+        self.outbound.buffered()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called,
+    /// given that it is `now`; `None` when no timer runs. A timer starts at the
+    /// first call that finds it needed, so call this after every round of
+    /// inputs and commands.
+    ///
+    /// ```
+    /// # use ws_proto::{CloseCode, Config, Connection, Role};
+    /// # use std::time::{Duration, Instant};
+    /// let mut conn = Connection::new(Role::Client, Config::default().close_timeout(Duration::from_secs(1)));
+    /// let now = Instant::now();
+    /// assert_eq!(conn.poll_timeout(now), None);
+    /// conn.close(CloseCode::NORMAL, "").unwrap();
+    /// assert_eq!(conn.poll_timeout(now), Some(now + Duration::from_secs(1)));
+    /// ```
+    pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        if !self.close.timer_wanted(self.role) {
+            self.close.deadline = None;
+            return None;
+        }
+        Some(
+            *self
+                .close
+                .deadline
+                .get_or_insert_with(|| now + self.config.close_timeout),
+        )
+    }
+
+    // ----- commands -----
+
+    /// Sends any [`Message`]; a `Close` starts or answers the close handshake.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Message, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send(Message::text("hi")).unwrap();
+    /// ```
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        match message {
+            Message::Text(text) => self.send_text(text),
+            Message::Binary(data) => self.send_binary(data),
+            Message::Ping(data) => self.send_ping(data),
+            Message::Pong(data) => self.send_pong(data),
+            Message::Close(frame) => self.send_close_frame(frame),
+        }
+    }
+
+    /// Sends a text message, split into frames of at most
+    /// [`Config::max_send_frame_size`] bytes.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_text(String::from("hello")).unwrap();
+    /// ```
+    pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), SendError> {
+        self.send_data(OpCode::Text, text.into().into_bytes())
+    }
+
+    /// Sends a binary message, split into frames of at most
+    /// [`Config::max_send_frame_size`] bytes. A server sends large payloads
+    /// without copying them.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_binary(bytes::Bytes::from_static(&[0; 1024])).unwrap();
+    /// ```
+    pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_data(OpCode::Binary, data.into())
+    }
+
+    /// Sends a ping (at most 125 bytes).
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// client.send_ping(&b"are you there"[..]).unwrap();
+    /// ```
+    pub fn send_ping(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, data.into())
+    }
+
+    /// Sends an unsolicited pong or, with `auto_pong` off, the answer to a ping
+    /// (at most 125 bytes).
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default().auto_pong(false));
+    /// client.send_pong(&b"heartbeat"[..]).unwrap();
+    /// ```
+    pub fn send_pong(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, data.into())
+    }
+
+    /// Starts the close handshake with `code` and `reason` (at most 123 bytes).
+    /// Nothing else may be sent afterwards; received data is still delivered
+    /// until the peer's close frame arrives.
+    ///
+    /// ```
+    /// # use ws_proto::{CloseCode, Config, Connection, Role, SendError};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// assert_eq!(client.close(CloseCode::ABNORMAL, ""), Err(SendError::InvalidCloseCode(1006)));
+    /// client.close(CloseCode(4000), "rejected").unwrap();
+    /// assert_eq!(client.send_text("late"), Err(SendError::CloseSent));
+    /// ```
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.send_close_frame(CloseFrame::new(code, reason))
+    }
+
+    /// Sends one piece of a data message, for proxies and streaming: the first
+    /// piece must have `is_first` set, the last `is_last`; other data messages
+    /// cannot be sent in between (control frames can). Each piece becomes one
+    /// frame; `kind` matters only on the first.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Fragment, MessageKind, Role, SendError};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let piece = |data: &'static [u8], is_first, is_last| Fragment {
+    ///     kind: MessageKind::Text, data: data.into(), is_first, is_last,
+    /// };
+    /// server.send_fragment(piece(b"Hel", true, false)).unwrap();
+    /// assert_eq!(server.send_text("x"), Err(SendError::FragmentOutOfOrder));
+    /// server.send_fragment(piece(b"lo", false, true)).unwrap();
+    /// let wire: Vec<u8> = server.transmit_slices().flatten().copied().collect();
+    /// assert_eq!(wire, b"\x01\x03Hel\x80\x02lo"); // RFC 6455 section 5.7
+    /// ```
+    pub fn send_fragment(&mut self, fragment: Fragment) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let opcode = match (fragment.is_first, self.sending_fragmented) {
+            (true, None) => match fragment.kind {
+                MessageKind::Text => OpCode::Text,
+                MessageKind::Binary => OpCode::Binary,
+            },
+            (false, Some(_)) => OpCode::Continuation,
+            _ => return Err(SendError::FragmentOutOfOrder),
+        };
+        self.sending_fragmented = (!fragment.is_last).then_some(fragment.kind);
+        self.push_frame(fragment.is_last, opcode, &fragment.data);
+        Ok(())
+    }
+
+    // ----- internals -----
+
+    fn accepts_input(&self) -> bool {
+        self.error.is_none() && !self.close.received && !self.close.timed_out
+    }
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        if self.error.is_some() || self.close.eof || self.close.timed_out {
+            Err(SendError::Closed)
+        } else if self.close.sent {
+            Err(SendError::CloseSent)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn send_data(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::FragmentOutOfOrder);
+        }
+        let max = self.config.max_send_frame_size;
+        if payload.len() <= max {
+            self.push_frame(true, opcode, &payload);
+            return Ok(());
+        }
+        let mut opcode = opcode;
+        let mut start = 0;
+        while start < payload.len() {
+            let end = payload.len().min(start + max);
+            self.push_frame(end == payload.len(), opcode, &payload.slice(start..end));
+            opcode = OpCode::Continuation;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong { len: payload.len() });
+        }
+        self.push_frame(true, opcode, &payload);
+        Ok(())
+    }
+
+    fn send_close_frame(&mut self, frame: CloseFrame) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if frame.code != CloseCode::NO_STATUS_RECEIVED && !frame.code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(frame.code.0));
+        }
+        let payload = frame.encode();
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong { len: payload.len() });
+        }
+        self.push_frame(true, OpCode::Close, &payload);
+        self.close.sent = true;
+        Ok(())
+    }
+
+    fn push_frame(&mut self, fin: bool, opcode: OpCode, payload: &Bytes) {
+        let mask = match self.role {
+            Role::Client => Some(self.config.randomness.mask_key()),
+            Role::Server => None,
+        };
+        let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+        self.outbound.push_frame(header, payload);
+    }
+
+    /// Fails the connection (section 7.1.7): queue a close frame with the
+    /// error's code unless one was sent, and stop reading.
+    fn fail(&mut self, err: ProtocolError) -> ProtocolError {
+        if !self.close.sent {
+            let reason = short_reason(&err);
+            let payload = CloseFrame::new(err.close_code(), reason.as_str()).encode();
+            self.push_frame(true, OpCode::Close, &payload);
+            self.close.sent = true;
+        }
+        self.close.failed = true;
+        self.close.reported = true;
+        self.close.deadline = None;
+        self.read_buf = BytesMut::new();
+        self.error = Some(err.clone());
+        err
+    }
+
+    fn on_decoded(&mut self, decoded: Decoded) -> Result<Option<Event>, ProtocolError> {
+        let event = match decoded {
+            Decoded::Message { kind, payload } => match kind {
+                // SAFETY: the decoder validated every byte of an uncompressed
+                // text message, and RSV1 cannot be set without an extension.
+                MessageKind::Text => {
+                    Event::Text(unsafe { Utf8Bytes::from_bytes_unchecked(payload) })
+                }
+                MessageKind::Binary => Event::Binary(payload),
+            },
+            Decoded::Fragment(fragment) => Event::Fragment(fragment),
+            Decoded::Control { opcode, payload } => match opcode {
+                OpCode::Ping => {
+                    if self.config.auto_pong && !self.close.sent {
+                        self.push_frame(true, OpCode::Pong, &payload);
+                    }
+                    Event::Ping(payload)
+                }
+                OpCode::Pong => Event::Pong(payload),
+                _ => {
+                    let frame = match CloseFrame::decode(payload) {
+                        Ok(frame) => frame,
+                        Err(err) => return Err(self.fail(err)),
+                    };
+                    if !self.close.sent {
+                        // Echo the code (section 5.5.1); 1005 echoes as an empty body.
+                        let echo = CloseFrame::new(frame.code, "").encode();
+                        self.push_frame(true, OpCode::Close, &echo);
+                        self.close.sent = true;
+                    }
+                    self.close.received = true;
+                    self.close.reported = true;
+                    self.close.deadline = None;
+                    self.read_buf = BytesMut::new();
+                    Event::Close(frame)
+                }
+            },
+        };
+        Ok(Some(event))
+    }
+}
+
+/// A close reason for a protocol error, cut to the 123 bytes a close frame allows.
+fn short_reason(err: &ProtocolError) -> String {
+    let mut text = err.to_string();
+    if let Some(cut) = text.find("; closing with") {
+        text.truncate(cut);
+    }
+    if text.len() > 123 {
+        let mut end = 123;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}

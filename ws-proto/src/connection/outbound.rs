@@ -1,0 +1,160 @@
+//! The transmit queue: encoded frames waiting to be written.
+//!
+//! Small frames are written back to back into one growing buffer (`tail`), so
+//! many small messages go out in one write. A large unmasked payload (server
+//! role) is queued as its own `Bytes` after its header, without copying; the
+//! adapter writes the chunks with one vectored write.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::frame::{apply_mask, FrameHeader, MAX_HEADER_LEN};
+
+/// Payloads at least this long are queued by reference instead of copied.
+const ZERO_COPY_MIN: usize = 4096;
+
+#[derive(Debug, Default)]
+pub(crate) struct Outbound {
+    /// Chunks ready to write, oldest first; `tail` follows them.
+    chunks: VecDeque<Bytes>,
+    tail: BytesMut,
+    buffered: usize,
+}
+
+impl Outbound {
+    /// Queues one frame. `header.mask` decides whether the payload is masked.
+    pub(crate) fn push_frame(&mut self, header: FrameHeader, payload: &Bytes) {
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        self.buffered += n + payload.len();
+        match header.mask {
+            Some(key) => {
+                self.tail.reserve(n + payload.len());
+                self.tail.extend_from_slice(&head[..n]);
+                let start = self.tail.len();
+                self.tail.extend_from_slice(payload);
+                apply_mask(&mut self.tail[start..], key, 0);
+            }
+            None if payload.len() >= ZERO_COPY_MIN => {
+                self.tail.extend_from_slice(&head[..n]);
+                self.seal_tail();
+                self.chunks.push_back(payload.clone());
+            }
+            None => {
+                self.tail.reserve(n + payload.len());
+                self.tail.extend_from_slice(&head[..n]);
+                self.tail.extend_from_slice(payload);
+            }
+        }
+    }
+
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// Takes the oldest chunk.
+    pub(crate) fn pop(&mut self) -> Option<Bytes> {
+        self.seal_tail();
+        let chunk = self.chunks.pop_front()?;
+        self.buffered -= chunk.len();
+        Some(chunk)
+    }
+
+    /// The queued bytes as slices, oldest first.
+    pub(crate) fn slices(&self) -> impl Iterator<Item = &[u8]> {
+        self.chunks
+            .iter()
+            .map(|c| &c[..])
+            .chain((!self.tail.is_empty()).then_some(&self.tail[..]))
+    }
+
+    /// Marks the first `n` queued bytes as written.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        n = n.min(self.buffered);
+        self.buffered -= n;
+        while n > 0 {
+            match self.chunks.front_mut() {
+                Some(front) if n >= front.len() => {
+                    n -= front.len();
+                    self.chunks.pop_front();
+                }
+                Some(front) => {
+                    front.advance(n);
+                    return;
+                }
+                None => {
+                    self.tail.advance(n);
+                    return;
+                }
+            }
+        }
+        if self.buffered == 0 && self.tail.capacity() > 64 * 1024 {
+            // Do not keep a large buffer alive on an idle connection.
+            self.tail = BytesMut::new();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::OpCode;
+
+    fn collect(out: &Outbound) -> Vec<u8> {
+        out.slices().flatten().copied().collect()
+    }
+
+    #[test]
+    fn small_and_large_frames_keep_their_order() {
+        let mut out = Outbound::default();
+        let small = Bytes::from_static(b"hi");
+        let large = Bytes::from(vec![7u8; ZERO_COPY_MIN]);
+        out.push_frame(FrameHeader::new(true, OpCode::Text, None, 2), &small);
+        out.push_frame(
+            FrameHeader::new(true, OpCode::Binary, None, large.len() as u64),
+            &large,
+        );
+        out.push_frame(FrameHeader::new(true, OpCode::Ping, None, 2), &small);
+        let bytes = collect(&out);
+        assert_eq!(bytes.len(), out.buffered());
+        assert_eq!(&bytes[..4], b"\x81\x02hi");
+        assert_eq!(&bytes[4..8], &[0x82, 126, 0x10, 0x00]);
+        assert_eq!(&bytes[bytes.len() - 4..], b"\x89\x02hi");
+    }
+
+    #[test]
+    fn advance_over_chunk_boundaries() {
+        let mut out = Outbound::default();
+        let large = Bytes::from(vec![1u8; ZERO_COPY_MIN]);
+        out.push_frame(
+            FrameHeader::new(true, OpCode::Binary, None, large.len() as u64),
+            &large,
+        );
+        out.push_frame(FrameHeader::new(true, OpCode::Text, None, 0), &Bytes::new());
+        let all = collect(&out);
+        for step in [1, 3, 1000, 4096] {
+            let mut copy = Outbound::default();
+            copy.push_frame(
+                FrameHeader::new(true, OpCode::Binary, None, large.len() as u64),
+                &large,
+            );
+            copy.push_frame(FrameHeader::new(true, OpCode::Text, None, 0), &Bytes::new());
+            let mut written = Vec::new();
+            while copy.buffered() > 0 {
+                let chunk: Vec<u8> = copy.slices().flatten().copied().take(step).collect();
+                written.extend_from_slice(&chunk);
+                copy.advance(chunk.len());
+            }
+            assert_eq!(written, all, "step {step}");
+            assert_eq!(copy.pop(), None);
+        }
+    }
+}

@@ -1,0 +1,590 @@
+//! The server side: parse and check the client's request, answer it.
+
+use super::accept::{accept_key, is_valid_key};
+use super::headers::{self, Header};
+use super::RequestError;
+
+/// Limits on what [`Request::parse`] buffers before giving up.
+///
+/// ```
+/// use ws_proto::handshake::Limits;
+/// let limits = Limits { max_header_bytes: 4096, max_headers: 32 };
+/// # let _ = limits;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The request line plus headers, in bytes (default 16 KiB).
+    pub max_header_bytes: usize,
+    /// The number of headers (default 64).
+    pub max_headers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+        }
+    }
+}
+
+/// A client's opening request, checked against RFC 6455 section 4.2.1.
+///
+/// ```
+/// use ws_proto::handshake::Request;
+/// let raw = b"GET /chat HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+///     Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\r\n";
+/// let (req, used) = Request::parse(raw).unwrap().unwrap();
+/// assert_eq!(used, raw.len());
+/// assert_eq!(req.origin(), Some("http://example.com"));
+/// assert_eq!(req.protocols(), ["chat", "superchat"]);
+/// let answer = String::from_utf8(req.accept().to_bytes()).unwrap();
+/// assert!(answer.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    target: String,
+    headers: Vec<Header>,
+    key: String,
+    protocols: Vec<String>,
+}
+
+impl Request {
+    /// Parses a request from the start of `buf` with the default [`Limits`].
+    /// `Ok(None)`: the headers are not complete yet. `Ok(Some((request, n)))`:
+    /// the request used `n` bytes; the rest belongs to the connection.
+    ///
+    /// ```
+    /// use ws_proto::handshake::Request;
+    /// assert_eq!(Request::parse(b"GET / HTTP/1.1\r\nHost: x\r\n"), Ok(None));
+    /// ```
+    pub fn parse(buf: &[u8]) -> Result<Option<(Self, usize)>, RequestError> {
+        Self::parse_with_limits(buf, Limits::default())
+    }
+
+    /// [`parse`](Self::parse) with explicit limits.
+    ///
+    /// ```
+    /// use ws_proto::handshake::{Limits, Request, RequestError};
+    /// let limits = Limits { max_header_bytes: 10, max_headers: 4 };
+    /// assert_eq!(
+    ///     Request::parse_with_limits(b"GET / HTTP/1.1\r\nHost: x", limits),
+    ///     Err(RequestError::HeadersTooLarge { limit: 10 })
+    /// );
+    /// ```
+    pub fn parse_with_limits(
+        buf: &[u8],
+        limits: Limits,
+    ) -> Result<Option<(Self, usize)>, RequestError> {
+        let mut storage = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        let mut parsed = httparse::Request::new(&mut storage);
+        let window = &buf[..buf.len().min(limits.max_header_bytes)];
+        let used = match parsed.parse(window) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) if buf.len() >= limits.max_header_bytes => {
+                return Err(RequestError::HeadersTooLarge {
+                    limit: limits.max_header_bytes,
+                })
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(RequestError::TooManyHeaders {
+                    limit: limits.max_headers,
+                })
+            }
+            Err(e) => return Err(RequestError::MalformedHttp(e.to_string())),
+        };
+        let method = parsed.method.unwrap_or_default();
+        let target = parsed.path.unwrap_or("/");
+        let version = parsed.version.unwrap_or(0);
+        let headers = headers::from_httparse(parsed.headers);
+        Self::check(method, version >= 1, target, headers).map(|r| Some((r, used)))
+    }
+
+    /// The shared checks of section 4.2.1, for any source of a request.
+    pub(crate) fn check(
+        method: &str,
+        http11: bool,
+        target: &str,
+        headers: Vec<Header>,
+    ) -> Result<Self, RequestError> {
+        if method != "GET" {
+            return Err(RequestError::MethodNotGet(method.to_string()));
+        }
+        if !http11 {
+            return Err(RequestError::NotHttp11);
+        }
+        if headers::find(&headers, "host").is_none() {
+            return Err(RequestError::MissingHost);
+        }
+        if !headers::has_token(&headers, "upgrade", "websocket") {
+            return Err(RequestError::MissingUpgradeWebSocket);
+        }
+        if !headers::has_token(&headers, "connection", "upgrade") {
+            return Err(RequestError::MissingConnectionUpgrade);
+        }
+        let key = headers::find(&headers, "sec-websocket-key").ok_or(RequestError::MissingKey)?;
+        let key = trim(key);
+        if !is_valid_key(key) {
+            return Err(RequestError::InvalidKey);
+        }
+        match headers::find(&headers, "sec-websocket-version") {
+            Some(v) if trim(v) == b"13" => {}
+            Some(v) => {
+                return Err(RequestError::UnsupportedVersion(Some(
+                    String::from_utf8_lossy(v).into_owned(),
+                )))
+            }
+            None => return Err(RequestError::UnsupportedVersion(None)),
+        }
+        let protocols = headers::tokens(&headers, "sec-websocket-protocol")
+            .map(str::to_string)
+            .collect();
+        Ok(Self {
+            target: target.to_string(),
+            // `is_valid_key` accepted only base64 characters.
+            key: String::from_utf8_lossy(key).into_owned(),
+            headers,
+            protocols,
+        })
+    }
+
+    /// The request target: path and query.
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert_eq!(req.target(), "/chat?room=1");
+    /// ```
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The path, without the query.
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert_eq!(req.path(), "/chat");
+    /// ```
+    pub fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or("/")
+    }
+
+    /// The query string after `?`, if any.
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert_eq!(req.query(), Some("room=1"));
+    /// ```
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, q)| q)
+    }
+
+    /// Every header, in order.
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert!(req.headers().iter().any(|h| h.name == "Host"));
+    /// ```
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The first header called `name` (any case), as text.
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert_eq!(req.header("host"), Some("example.com"));
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        headers::find(&self.headers, name).and_then(|v| core::str::from_utf8(v).ok())
+    }
+
+    /// The `Origin` header, which browsers always send (section 10.2).
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert_eq!(req.origin(), Some("https://example.com"));
+    /// ```
+    pub fn origin(&self) -> Option<&str> {
+        self.header("origin")
+    }
+
+    /// The subprotocols the client offered, in its order of preference.
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert_eq!(req.protocols(), ["chat"]);
+    /// ```
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The extension offers, one string each (for example
+    /// `permessage-deflate; client_max_window_bits`).
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert!(req.extension_offers().next().is_none());
+    /// ```
+    pub fn extension_offers(&self) -> impl Iterator<Item = &str> {
+        headers::tokens(&self.headers, "sec-websocket-extensions")
+    }
+
+    /// The `Sec-WebSocket-Key`.
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert_eq!(req.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+    /// ```
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The 101 answer that accepts the request without a subprotocol.
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert_eq!(req.accept().status(), 101);
+    /// ```
+    pub fn accept(&self) -> ServerResponse {
+        ServerResponse::new(101, "Switching Protocols")
+            .header("Upgrade", "websocket")
+            .header("Connection", "Upgrade")
+            .header("Sec-WebSocket-Accept", accept_key(self.key.as_bytes()))
+    }
+
+    /// The 101 answer choosing `protocol`, which must be one the client offered.
+    ///
+    /// ```
+    /// # use ws_proto::handshake::RequestError;
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert!(req.accept_with_protocol("chat").is_ok());
+    /// assert_eq!(req.accept_with_protocol("mqtt"), Err(RequestError::ProtocolNotOffered("mqtt".into())));
+    /// ```
+    pub fn accept_with_protocol(&self, protocol: &str) -> Result<ServerResponse, RequestError> {
+        if !self.protocols.iter().any(|p| p == protocol) {
+            return Err(RequestError::ProtocolNotOffered(protocol.to_string()));
+        }
+        Ok(self.accept().header("Sec-WebSocket-Protocol", protocol))
+    }
+
+    /// A request as a browser would send it, for examples and tests.
+    #[doc(hidden)]
+    pub fn example() -> Self {
+        let raw = b"GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+            Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+            Origin: https://example.com\r\nSec-WebSocket-Protocol: chat\r\n\
+            Sec-WebSocket-Version: 13\r\n\r\n";
+        Self::parse(raw)
+            .ok()
+            .flatten()
+            .map(|(r, _)| r)
+            .unwrap_or_else(|| unreachable!())
+    }
+}
+
+fn trim(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &value[start..end]
+}
+
+/// A server's answer to the opening request: 101 to accept, anything else to reject.
+///
+/// ```
+/// use ws_proto::handshake::ServerResponse;
+/// let no = ServerResponse::reject(403, "not allowed here");
+/// let text = String::from_utf8(no.to_bytes()).unwrap();
+/// assert!(text.starts_with("HTTP/1.1 403 Forbidden\r\n"));
+/// assert!(text.ends_with("\r\n\r\nnot allowed here"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerResponse {
+    status: u16,
+    reason: String,
+    headers: Vec<Header>,
+    body: Vec<u8>,
+}
+
+impl ServerResponse {
+    /// A response with a status line and no headers.
+    ///
+    /// ```
+    /// # use ws_proto::handshake::ServerResponse;
+    /// assert_eq!(ServerResponse::new(503, "Busy").status(), 503);
+    /// ```
+    pub fn new(status: u16, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason: reason.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// A rejection with `status`, its standard reason phrase and a plain-text body.
+    ///
+    /// ```
+    /// # use ws_proto::handshake::ServerResponse;
+    /// assert_eq!(ServerResponse::reject(404, "").status(), 404);
+    /// ```
+    pub fn reject(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        let body = body.into();
+        Self::new(status, reason_phrase(status))
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .header("Content-Length", body.len().to_string())
+            .header("Connection", "close")
+            .with_body(body)
+    }
+
+    /// The answer to a request that failed the checks: its status, the error
+    /// as the body, and `Sec-WebSocket-Version: 13` where the version was wrong
+    /// (section 4.4).
+    ///
+    /// ```
+    /// use ws_proto::handshake::{Request, ServerResponse};
+    /// let raw = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
+    ///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n";
+    /// let err = Request::parse(raw).unwrap_err();
+    /// let text = String::from_utf8(ServerResponse::from_error(&err).to_bytes()).unwrap();
+    /// assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
+    /// assert!(text.contains("Sec-WebSocket-Version: 13\r\n"));
+    /// ```
+    pub fn from_error(err: &RequestError) -> Self {
+        let response = Self::reject(err.status(), err.to_string());
+        match err.status() {
+            426 => response
+                .header("Sec-WebSocket-Version", "13")
+                .header("Upgrade", "websocket"),
+            _ => response,
+        }
+    }
+
+    /// Adds a header (for example `Set-Cookie`).
+    ///
+    /// ```
+    /// # use ws_proto::handshake::ServerResponse;
+    /// let r = ServerResponse::new(101, "Switching Protocols").header("X-Server", "ws");
+    /// assert_eq!(r.headers().len(), 1);
+    /// ```
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.headers.push(Header::new(name, value));
+        self
+    }
+
+    fn with_body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// The status code.
+    ///
+    /// ```
+    /// # use ws_proto::handshake::ServerResponse;
+    /// assert_eq!(ServerResponse::reject(400, "").status(), 400);
+    /// ```
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The headers.
+    ///
+    /// ```
+    /// # use ws_proto::handshake::ServerResponse;
+    /// assert!(ServerResponse::new(200, "OK").headers().is_empty());
+    /// ```
+    pub fn headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The body (empty for a 101).
+    ///
+    /// ```
+    /// # use ws_proto::handshake::ServerResponse;
+    /// assert_eq!(ServerResponse::reject(400, "bad").body(), b"bad");
+    /// ```
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Whether this accepts the upgrade.
+    ///
+    /// ```
+    /// # let req = ws_proto::handshake::Request::example();
+    /// assert!(req.accept().is_accept());
+    /// ```
+    pub fn is_accept(&self) -> bool {
+        self.status == 101
+    }
+
+    /// The response as bytes to write.
+    ///
+    /// ```
+    /// # use ws_proto::handshake::ServerResponse;
+    /// assert_eq!(ServerResponse::new(101, "Switching Protocols").to_bytes(), b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+    /// ```
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160 + self.body.len());
+        out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", self.status, self.reason).as_bytes());
+        for h in &self.headers {
+            out.extend_from_slice(h.name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(&h.value);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+/// The standard reason phrase for the statuses a WebSocket server uses.
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+
+    fn with(from: &str, to: &str) -> Vec<u8> {
+        assert!(GOOD.contains(from), "{from}");
+        GOOD.replacen(from, to, 1).into_bytes()
+    }
+
+    #[test]
+    fn rfc_1_3_request_is_accepted_at_every_split() {
+        let raw = GOOD.as_bytes();
+        for cut in 0..raw.len() {
+            assert_eq!(Request::parse(&raw[..cut]), Ok(None), "cut {cut}");
+        }
+        let mut more = raw.to_vec();
+        more.extend_from_slice(b"\x81\x80");
+        let (req, used) = Request::parse(&more).unwrap().unwrap();
+        assert_eq!(
+            used,
+            raw.len(),
+            "bytes after the headers are left for the connection"
+        );
+        let answer = String::from_utf8(req.accept().to_bytes()).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
+        assert!(answer.contains("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+        assert!(answer.contains("\r\nUpgrade: websocket\r\n"));
+    }
+
+    #[test]
+    fn every_requirement_is_checked() {
+        let cases: &[(&str, &str, RequestError)] = &[
+            (
+                "GET /chat",
+                "PUT /chat",
+                RequestError::MethodNotGet("PUT".into()),
+            ),
+            (
+                "HTTP/1.1\r\nHost",
+                "HTTP/1.0\r\nHost",
+                RequestError::NotHttp11,
+            ),
+            (
+                "Host: server.example.com\r\n",
+                "",
+                RequestError::MissingHost,
+            ),
+            (
+                "Upgrade: websocket",
+                "Upgrade: h2c",
+                RequestError::MissingUpgradeWebSocket,
+            ),
+            (
+                "Connection: Upgrade",
+                "Connection: keep-alive",
+                RequestError::MissingConnectionUpgrade,
+            ),
+            (
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
+                "",
+                RequestError::MissingKey,
+            ),
+            (
+                "dGhlIHNhbXBsZSBub25jZQ==",
+                "dGhlIHNhbXBsZQ==",
+                RequestError::InvalidKey,
+            ),
+            (
+                "Version: 13",
+                "Version: 8",
+                RequestError::UnsupportedVersion(Some("8".into())),
+            ),
+            (
+                "Sec-WebSocket-Version: 13\r\n",
+                "",
+                RequestError::UnsupportedVersion(None),
+            ),
+        ];
+        for (from, to, expected) in cases {
+            assert_eq!(
+                Request::parse(&with(from, to)).as_ref(),
+                Err(expected),
+                "{from} -> {to}"
+            );
+        }
+    }
+
+    #[test]
+    fn tokens_are_lists_in_any_case() {
+        let raw = with("Connection: Upgrade", "connection: keep-alive, UPGRADE");
+        let raw = String::from_utf8(raw)
+            .unwrap()
+            .replace("Upgrade: websocket", "upgrade: WebSocket");
+        assert!(Request::parse(raw.as_bytes()).unwrap().is_some());
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let limits = Limits {
+            max_header_bytes: 64,
+            max_headers: 64,
+        };
+        assert_eq!(
+            Request::parse_with_limits(GOOD.as_bytes(), limits),
+            Err(RequestError::HeadersTooLarge { limit: 64 })
+        );
+        let limits = Limits {
+            max_header_bytes: 4096,
+            max_headers: 3,
+        };
+        assert_eq!(
+            Request::parse_with_limits(GOOD.as_bytes(), limits),
+            Err(RequestError::TooManyHeaders { limit: 3 })
+        );
+        assert!(matches!(
+            Request::parse(b"\x00\x01garbage\r\n\r\n"),
+            Err(RequestError::MalformedHttp(_))
+        ));
+    }
+}

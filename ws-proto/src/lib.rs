@@ -1,0 +1,103 @@
+//! A sans-IO WebSocket core (RFC 6455): bytes in, events out; messages in,
+//! bytes out; time passed in. No sockets, no runtime, no clock, no threads,
+//! so it runs under tokio, a blocking thread, an embedded executor or a proxy
+//! alike.
+//!
+//! # Layers
+//!
+//! * [`handshake`]: the opening handshake for both roles (section 4).
+//! * [`Connection`]: the state machine after the handshake: frames, masking,
+//!   fragmentation, UTF-8, limits, control frames and the close handshake.
+//! * [`frame`]: the header codec and masking, for proxies and fuzzers.
+//!
+//! # The driver loop
+//!
+//! An adapter for any runtime does this:
+//!
+//! 1. Run the handshake: write the request ([`handshake::ClientRequest`]) or
+//!    read one ([`handshake::Request::parse`]), then build a [`Connection`]
+//!    and hand it the bytes that followed the handshake with
+//!    [`Connection::receive`].
+//! 2. Write what [`Connection::poll_transmit`] returns (or
+//!    [`Connection::transmit_slices`] + [`Connection::advance_transmit`]).
+//! 3. Read from the transport into [`Connection::receive`] (or
+//!    [`Connection::receive_buffer`]); on end of stream call
+//!    [`Connection::receive_eof`].
+//! 4. Drain [`Connection::poll_event`] until `Ok(None)`: messages, pings
+//!    (already answered), and finally [`Event::Close`].
+//! 5. Sleep until [`Connection::poll_timeout`]; when woken call
+//!    [`Connection::handle_timeout`].
+//! 6. When [`Connection::should_close_transport`] is true and nothing is
+//!    left to write, close the transport.
+//!
+//! # Example: a client and a server in memory
+//!
+//! ```
+//! use ws_proto::handshake::{ClientRequest, Request};
+//! use ws_proto::{CloseCode, Config, Connection, Event, Randomness, ReadyState, Role};
+//!
+//! // Opening handshake.
+//! let (request, pending) = ClientRequest::from_url("ws://localhost/echo")
+//!     .unwrap()
+//!     .into_handshake(&mut Randomness::os());
+//! let (parsed, _) = Request::parse(&request).unwrap().expect("whole request");
+//! let response = parsed.accept().to_bytes();
+//! let (_accepted, _) = pending.parse_response(&response).unwrap().expect("whole response");
+//!
+//! let mut client = Connection::new(Role::Client, Config::default());
+//! let mut server = Connection::new(Role::Server, Config::default());
+//!
+//! // Moves everything one side has queued to the other side.
+//! fn pump(from: &mut Connection, to: &mut Connection) {
+//!     while let Some(bytes) = from.poll_transmit() {
+//!         to.receive(&bytes);
+//!     }
+//! }
+//!
+//! // A message each way.
+//! client.send_text("hello").unwrap();
+//! pump(&mut client, &mut server);
+//! assert_eq!(server.poll_event(), Ok(Some(Event::Text("hello".into()))));
+//! server.send_binary(vec![1, 2, 3]).unwrap();
+//! pump(&mut server, &mut client);
+//! assert_eq!(client.poll_event(), Ok(Some(Event::Binary(vec![1, 2, 3].into()))));
+//!
+//! // A ping is answered without the application's help.
+//! client.send_ping(&b"tick"[..]).unwrap();
+//! pump(&mut client, &mut server);
+//! assert_eq!(server.poll_event(), Ok(Some(Event::Ping((&b"tick"[..]).into()))));
+//! pump(&mut server, &mut client);
+//! assert_eq!(client.poll_event(), Ok(Some(Event::Pong((&b"tick"[..]).into()))));
+//!
+//! // The close handshake: the client starts it, the server answers.
+//! client.close(CloseCode::NORMAL, "bye").unwrap();
+//! pump(&mut client, &mut server);
+//! match server.poll_event() {
+//!     Ok(Some(Event::Close(frame))) => assert_eq!((frame.code, frame.reason.as_str()), (CloseCode::NORMAL, "bye")),
+//!     other => panic!("{other:?}"),
+//! }
+//! assert!(server.should_close_transport()); // the server closes TCP first
+//! pump(&mut server, &mut client);
+//! assert!(matches!(client.poll_event(), Ok(Some(Event::Close(_)))));
+//! assert_eq!(client.ready_state(), ReadyState::Closed);
+//! client.receive_eof(); // the server closed TCP
+//! assert!(client.should_close_transport());
+//! ```
+
+#![forbid(unsafe_op_in_unsafe_fn)]
+
+mod connection;
+mod decode;
+mod error;
+pub mod frame;
+pub mod handshake;
+mod message;
+mod rng;
+mod utf8;
+
+pub use connection::{Config, Connection, Event, ReadyState, Role};
+pub use error::{ProtocolError, SendError};
+pub use frame::{CloseCode, CloseFrame};
+pub use message::{Fragment, Message, MessageKind, Utf8Bytes};
+pub use rng::Randomness;
+pub use utf8::{InvalidUtf8, Utf8Validator};
