@@ -187,7 +187,7 @@ fi
 log "installing pinned requirements (autobahntestsuite) into $VENV"
 venv_pip install -q --no-python-version-warning --no-deps \
     --cache-dir "$CACHE/pip-$FLAVOR" -r "$REQS"
-venv_pip check --no-python-version-warning
+venv_pip check --no-python-version-warning >&2
 "$VENV/bin/wstest" -a 2>/dev/null | sed 's/^/[autobahn\/install] /' >&2
 echo "$STAMP_WANT" >"$STAMP"
 log "done: $VENV/bin/wstest"

@@ -180,7 +180,7 @@ announced_cases() { # number of cases wstest said it would run, from its log
 describe_rc() {
     case "$1" in
         0) echo "exited 0" ;;
-        124) echo "timed out after ${RUN_TIMEOUT}s (AUTOBAHN_RUN_TIMEOUT)" ;;
+        124) echo "timed out (AUTOBAHN_RUN_TIMEOUT=${RUN_TIMEOUT}s)" ;;
         *) echo "exited with status $1" ;;
     esac
 }
@@ -362,7 +362,9 @@ run_clients() {
         local spec=$dir/specs/$agent.json
         write_spec fuzzingserver "$spec" "$agent" "$port" "$dir/$agent"
         local -a wcmd
-        mapfile -d '' wcmd < <(wstest_cmd -m fuzzingserver -s "$spec" --webport 0)
+        # Time limit: the client's plus a margin (the server must outlive it).
+        mapfile -d '' wcmd < <(RUN_TIMEOUT=$((RUN_TIMEOUT + 120)) wstest_cmd \
+            -m fuzzingserver -s "$spec" --webport 0)
         start_bg "$dir/logs/$agent-wstest.log" "${wcmd[@]}"
         fs_pid[i]=$BG_PID
         log "  started wstest fuzzingserver for $agent (pid $BG_PID) on $HOST:$port"

@@ -76,7 +76,7 @@ def fmt_duration(seconds):
     return "%.1f s" % seconds
 
 
-def summarize_agent(name, results, args, duration, expected, problems):
+def summarize_agent(name, results, has_report, args, duration, expected, problems):
     """Return (markdown lines, failed?, per-outcome totals) for one agent."""
     excluded = split_patterns(args.exclude)
     sections = {}
@@ -92,7 +92,7 @@ def summarize_agent(name, results, args, duration, expected, problems):
             non_ok.append((case_id, out, res))
 
     reasons = list(problems)
-    if results is None or (not results and expected != 0):
+    if has_report and not results and expected != 0:
         reasons.append("no results in report")
     if totals["FAILED"]:
         reasons.append("%d FAILED" % totals["FAILED"])
@@ -102,7 +102,7 @@ def summarize_agent(name, results, args, duration, expected, problems):
     if args.strict and totals["NON-STRICT"]:
         reasons.append("%d NON-STRICT (AUTOBAHN_STRICT=1)" % totals["NON-STRICT"])
     missing = None
-    if expected is not None and len(results) < expected:
+    if has_report and expected is not None and len(results) < expected:
         missing = expected - len(results)
         reasons.append("%d of %d cases MISSING from the report" % (missing, expected))
 
@@ -221,7 +221,8 @@ def main():
             agent_problems.append("unreadable report %s: %s" % (index, e))
         merged[name] = results
         agent_lines, failed, totals = summarize_agent(
-            name, results, args, durations.get(name), expected.get(name), agent_problems)
+            name, results, has_report, args, durations.get(name), expected.get(name),
+            agent_problems)
         any_failed |= failed
         lines.extend(agent_lines)
         agents_info.append((name, "FAIL" if failed else "PASS", totals,

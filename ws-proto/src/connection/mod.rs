@@ -435,7 +435,8 @@ impl Connection {
     }
 
     /// Starts the close handshake with `code` and `reason` (at most 123 bytes).
-    /// Nothing else may be sent afterwards; received data is still delivered
+    /// [`CloseCode::NO_STATUS_RECEIVED`] with an empty reason sends a close
+    /// frame with no body. Nothing else may be sent afterwards; received data is still delivered
     /// until the peer's close frame arrives.
     ///
     /// ```
@@ -529,7 +530,9 @@ impl Connection {
 
     fn send_close_frame(&mut self, frame: CloseFrame) -> Result<(), SendError> {
         self.check_can_send()?;
-        if frame.code != CloseCode::NO_STATUS_RECEIVED && !frame.code.is_sendable() {
+        // 1005 with no reason stands for a close frame with an empty body.
+        let empty_body = frame.code == CloseCode::NO_STATUS_RECEIVED && frame.reason.is_empty();
+        if !empty_body && !frame.code.is_sendable() {
             return Err(SendError::InvalidCloseCode(frame.code.0));
         }
         let payload = frame.encode();
