@@ -15,8 +15,9 @@
 #                              pyenv has a 2.7 version
 #   AUTOBAHN_VENV=DIR          virtualenv location (default autobahn/.venv)
 #   AUTOBAHN_CACHE=DIR         downloads/apt state (default autobahn/.cache)
-#   AUTOBAHN_DEBIAN_MIRROR=URL Debian mirror for bullseye (default: the one
-#                              the machine's apt sources use)
+#   AUTOBAHN_DEBIAN_MIRROR=URL Debian archive URL for bullseye (default: the
+#                              first non-security .../debian URI of the
+#                              machine's apt sources)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -67,7 +68,8 @@ debian_mirror() {
         | grep -oE 'https?://[^[:space:]]+' \
         | grep -vE 'security' \
         | grep -E '/debian/?$' | head -n 1 || true)
-    printf '%s\n' "${m:-http://deb.debian.org/debian}" | sed 's:/*$::'
+    [[ -n "$m" ]] || return 1
+    printf '%s\n' "${m%/}"
 }
 
 bullseye_python_ok() {
@@ -85,7 +87,8 @@ install_bullseye_python() {
     command -v apt-get >/dev/null || die "no pyenv 2.7 and no apt-get: cannot get Python 2.7"
     [[ $(id -u) -eq 0 ]] || die "installing Debian's python2.7 needs root"
     local apt_dir=$CACHE/apt-bullseye mirror
-    mirror=$(debian_mirror)
+    mirror=$(debian_mirror) ||
+        die "no Debian mirror found in /etc/apt/sources.list*; set AUTOBAHN_DEBIAN_MIRROR"
     mkdir -p "$apt_dir/state/lists/partial" "$apt_dir/cache/archives/partial"
     printf 'deb %s bullseye main\n' "$mirror" >"$apt_dir/sources.list"
     local -a apt_opts=(

@@ -18,10 +18,19 @@ use crate::{Fragment, MessageKind, ProtocolError, Role, Utf8Validator};
 pub(crate) enum Decoded {
     /// A whole control frame (close, ping or pong).
     Control { opcode: OpCode, payload: Bytes },
-    /// A whole data message (message mode).
-    Message { kind: MessageKind, payload: Bytes },
-    /// A piece of a data message (fragment mode).
-    Fragment(Fragment),
+    /// A whole data message (message mode). `compressed`: RSV1 was set on its
+    /// first frame (permessage-deflate), so `payload` is still compressed and
+    /// text has not been validated.
+    Message {
+        kind: MessageKind,
+        payload: Bytes,
+        compressed: bool,
+    },
+    /// A piece of a data message (fragment mode); `compressed` as above.
+    Fragment {
+        fragment: Fragment,
+        compressed: bool,
+    },
 }
 
 /// The limits and rules the decoder enforces.
@@ -74,6 +83,12 @@ impl Decoder {
             message: None,
             utf8: Utf8Validator::new(),
         }
+    }
+
+    /// Lets RSV1 mark compressed messages (permessage-deflate was negotiated).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn allow_rsv1(&mut self) {
+        self.rules.rsv1_allowed = true;
     }
 
     /// Bytes still missing for the frame in progress, if known: a hint for how
@@ -162,13 +177,17 @@ impl Decoder {
                     is_first,
                     is_last,
                 };
+                let compressed = message.compressed;
                 if is_last_of_frame {
                     self.frame = None;
                 }
                 if is_last {
                     self.message = None;
                 }
-                return Ok(Some(Decoded::Fragment(fragment)));
+                return Ok(Some(Decoded::Fragment {
+                    fragment,
+                    compressed,
+                }));
             }
 
             // Message mode: unmask and validate what has arrived, in place.
@@ -217,6 +236,7 @@ impl Decoder {
             return Ok(Some(Decoded::Message {
                 kind: message.kind,
                 payload,
+                compressed: message.compressed,
             }));
         }
     }

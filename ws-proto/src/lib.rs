@@ -9,6 +9,7 @@
 //! * [`Connection`]: the state machine after the handshake: frames, masking,
 //!   fragmentation, UTF-8, limits, control frames and the close handshake.
 //! * [`frame`]: the header codec and masking, for proxies and fuzzers.
+//! * `deflate` (feature `deflate`, on by default): permessage-deflate (RFC 7692).
 //!
 //! # The driver loop
 //!
@@ -88,15 +89,21 @@
 
 mod connection;
 mod decode;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod error;
+mod extensions;
 pub mod frame;
 pub mod handshake;
 mod message;
 mod rng;
 mod utf8;
 
-pub use connection::{Config, Connection, Event, ReadyState, Role};
+pub use connection::{Config, Connection, Event, ReadyState, Role, SendOptions};
+#[cfg(feature = "deflate")]
+pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{ProtocolError, SendError};
+pub use extensions::Extensions;
 pub use frame::{CloseCode, CloseFrame};
 pub use message::{Fragment, Message, MessageKind, Utf8Bytes};
 pub use rng::Randomness;

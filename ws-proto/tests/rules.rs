@@ -308,14 +308,14 @@ fn close_handshake_started_by_the_client() {
     );
     // The server can still send data before it sees the close.
     pair.server.send_text("in flight").unwrap();
-    let (events, _) = pair.to_server();
+    let (events, _) = pair.deliver_to_server();
     assert_eq!(
         events,
         [Event::Close(CloseFrame::new(CloseCode(4000), "rejected"))]
     );
     assert_eq!(pair.server.ready_state(), ReadyState::Closed);
     assert!(pair.server.should_close_transport());
-    let (events, _) = pair.to_client();
+    let (events, _) = pair.deliver_to_client();
     assert_eq!(
         events,
         [
@@ -343,8 +343,8 @@ fn client_gives_up_waiting_for_the_server_to_close_tcp() {
         Config::default(),
     );
     pair.server.close(CloseCode::GOING_AWAY, "restart").unwrap();
-    pair.to_client();
-    pair.to_server();
+    pair.deliver_to_client();
+    pair.deliver_to_server();
     let now = Instant::now();
     assert!(!pair.client.should_close_transport());
     let deadline = pair.client.poll_timeout(now).unwrap();
@@ -600,4 +600,38 @@ fn every_byte_boundary_gives_the_same_events() {
         events.extend(more);
     }
     assert_eq!(events, expected.0);
+}
+
+#[test]
+fn queued_bytes_are_dropped_when_the_peer_stops_reading_after_the_end() {
+    let mut s = server();
+    s.send_binary(vec![0; 100_000]).unwrap();
+    let (events, _) = feed(&mut s, &client_frame(true, 8, b"\x03\xe8"));
+    assert_eq!(events.len(), 1);
+    assert!(s.should_close_transport());
+    assert!(
+        s.buffered_amount() > 100_000,
+        "message and close reply still queued"
+    );
+    let now = Instant::now();
+    let deadline = s
+        .poll_timeout(now)
+        .expect("linger timer while bytes are queued");
+    s.handle_timeout(deadline);
+    assert_eq!(
+        s.buffered_amount(),
+        0,
+        "given up on a peer that does not read"
+    );
+    assert_eq!(s.poll_timeout(deadline), None);
+}
+
+#[test]
+fn receive_buffer_discards_input_after_the_end() {
+    let mut s = server();
+    feed(&mut s, &client_frame(true, 8, b""));
+    s.receive_buffer().extend_from_slice(&[0; 4096]);
+    s.receive_buffer().extend_from_slice(&[0; 4096]);
+    assert!(s.receive_buffer().len() <= 4096 || s.receive_buffer().is_empty());
+    assert!(s.receive_buffer().is_empty());
 }

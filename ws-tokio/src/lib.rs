@@ -1,1 +1,117 @@
-//! Placeholder: filled by a later issue.
+//! An async WebSocket (RFC 6455) client and server for tokio: a thin driver
+//! around the sans-IO [`ws_proto::Connection`], over any
+//! `AsyncRead + AsyncWrite + Unpin` transport.
+//!
+//! All protocol rules (framing, masking, UTF-8, limits, answering pings, the
+//! close handshake, who closes the transport first, the close timeout) live
+//! in `ws-proto`. This crate moves bytes between the transport and the core,
+//! sleeps until the core's deadline, and maps its events to [`Message`]s.
+//!
+//! # Entry points
+//!
+//! * Client: [`connect`] (a URL; TCP and, for `wss://`, TLS with rustls),
+//!   [`connect_with`] (your [`ClientRequest`], [`Config`] and [`Connector`]),
+//!   or [`client`] over a transport you connected yourself.
+//! * Server: [`accept`], or [`accept_with`] and a callback that sees the
+//!   [`Request`] and accepts or refuses it ([`accept_with_prefix`] when you
+//!   have already read part of the request).
+//! * Already upgraded elsewhere (hyper, axum): [`WebSocketStream::from_raw`].
+//! * Then [`WebSocketStream`]: a `Stream` of messages and a `Sink` for them,
+//!   with [`recv`](WebSocketStream::recv), [`send`](WebSocketStream::send),
+//!   [`close`](WebSocketStream::close) and [`split`](WebSocketStream::split)
+//!   into halves for two tasks.
+//!
+//! # How the driver runs the core
+//!
+//! Reading (`recv`, `Stream::poll_next`) does, until it has a message or
+//! must wait:
+//!
+//! 1. Hand out the core's next event ([`Connection::poll_event`](ws_proto::Connection::poll_event)).
+//! 2. Write what the core queued (pongs, close replies) with vectored writes.
+//! 3. Sleep until the core's deadline; when it passes, call `handle_timeout`.
+//! 4. Read from the transport into the core's buffer (a small stack buffer
+//!    between frames, the core's size hint for large frames); at end of
+//!    stream, tell the core.
+//!
+//! After the last message (a close frame, code 1006, or a protocol error),
+//! reading writes what is left and, once the core says so
+//! ([`should_close_transport`](ws_proto::Connection::should_close_transport)),
+//! shuts the transport down, then the stream ends. Sending queues in the
+//! core and writes; `Sink::poll_ready` waits while more than the high-water
+//! mark (64 KiB by default) is queued, so a peer that does not read cannot
+//! make the sender's memory grow without bound.
+//!
+//! The transport and the core sit behind one mutex, held only for short,
+//! non-async sections, so the halves of a split stream work from two tasks.
+//!
+//! # Features
+//!
+//! * `rustls` (default): `wss://` in [`connect`] with rustls (ring provider)
+//!   and the `webpki-roots` certificates; [`Connector::Rustls`] for your own
+//!   rustls configuration.
+//!
+//! # Example: an echo server and a client over loopback
+//!
+//! ```
+//! use ws_tokio::{accept, connect, CloseCode, Message};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let server = tokio::spawn(async move {
+//!     let (tcp, _) = listener.accept().await?;
+//!     let mut ws = accept(tcp).await?;
+//!     while let Some(message) = ws.recv().await {
+//!         match message? {
+//!             message @ (Message::Text(_) | Message::Binary(_)) => ws.send(message).await?,
+//!             _ => {} // pings are answered and closes replied to by the core
+//!         }
+//!     }
+//!     Ok::<_, ws_tokio::Error>(())
+//! });
+//!
+//! let (mut ws, _response) = connect(&format!("ws://{addr}/echo")).await?;
+//! ws.send(Message::text("hello")).await?;
+//! assert_eq!(ws.recv().await.transpose()?, Some(Message::text("hello")));
+//! ws.close(CloseCode::NORMAL, "done").await?;
+//! server.await??;
+//! # Ok(())
+//! # }
+//! ```
+
+mod connect;
+mod driver;
+mod error;
+mod handshake;
+mod stream;
+
+pub use connect::{connect, connect_with, Connector, MaybeTlsStream};
+pub use error::Error;
+pub use handshake::{accept, accept_with, accept_with_prefix, client};
+pub use stream::{ReadHalf, WebSocketStream, WriteHalf};
+
+pub use ws_proto;
+pub use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
+pub use ws_proto::{CloseCode, CloseFrame, Config, Message, ReadyState, Role};
+
+/// The rustls version this crate uses, for building a
+/// [`Connector::Rustls`] configuration or a server-side TLS stream.
+///
+/// ```
+/// let provider = ws_tokio::rustls::crypto::ring::default_provider();
+/// # let _ = provider;
+/// ```
+#[cfg(feature = "rustls")]
+pub use tokio_rustls::rustls;
+
+/// The tokio-rustls version this crate uses (for `TlsAcceptor` on the server side).
+///
+/// ```
+/// # fn demo(config: std::sync::Arc<ws_tokio::rustls::ServerConfig>) {
+/// let acceptor = ws_tokio::tokio_rustls::TlsAcceptor::from(config);
+/// # let _ = acceptor;
+/// # }
+/// ```
+#[cfg(feature = "rustls")]
+pub use tokio_rustls;

@@ -26,11 +26,14 @@ pub struct Config {
     pub(crate) max_send_frame_size: usize,
     pub(crate) close_timeout: Duration,
     pub(crate) randomness: Randomness,
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<crate::DeflateConfig>,
 }
 
 impl Default for Config {
     /// 16 MiB frames, 64 MiB messages, automatic pongs, whole messages,
-    /// unfragmented sends, a 5 s close timeout, OS randomness.
+    /// unfragmented sends, a 5 s close timeout, OS randomness, and
+    /// permessage-deflate offered (client) and accepted (server) with its defaults.
     fn default() -> Self {
         Self {
             max_frame_size: 16 << 20,
@@ -40,6 +43,8 @@ impl Default for Config {
             max_send_frame_size: usize::MAX,
             close_timeout: Duration::from_secs(5),
             randomness: Randomness::os(),
+            #[cfg(feature = "deflate")]
+            deflate: Some(crate::DeflateConfig::default()),
         }
     }
 }
@@ -128,6 +133,45 @@ impl Config {
     pub fn randomness(mut self, randomness: Randomness) -> Self {
         self.randomness = randomness;
         self
+    }
+
+    /// permessage-deflate preferences: what a client offers and what a server
+    /// accepts; `None` turns compression off. The connection itself uses what
+    /// the handshake agreed ([`Extensions`](crate::Extensions)).
+    ///
+    /// ```
+    /// use ws_proto::{Config, DeflateConfig};
+    /// let off = Config::default().deflate(None);
+    /// let frugal = Config::default().deflate(Some(DeflateConfig::default().server_no_context_takeover(true)));
+    /// # let _ = (off, frugal);
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
+        self.deflate = deflate;
+        self
+    }
+
+    /// The permessage-deflate preferences.
+    ///
+    /// ```
+    /// assert!(ws_proto::Config::default().get_deflate().is_some());
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn get_deflate(&self) -> Option<&crate::DeflateConfig> {
+        self.deflate.as_ref()
+    }
+
+    /// The source of randomness, for the opening handshake's key (so a seeded
+    /// configuration makes the whole exchange repeatable).
+    ///
+    /// ```
+    /// use ws_proto::{handshake::ClientRequest, Config, Randomness};
+    /// let mut config = Config::default().randomness(Randomness::seeded(9));
+    /// let (bytes, _) = ClientRequest::from_url("ws://h/").unwrap().into_handshake(config.randomness_mut());
+    /// # let _ = bytes;
+    /// ```
+    pub fn randomness_mut(&mut self) -> &mut Randomness {
+        &mut self.randomness
     }
 
     /// The configured maximum frame size.

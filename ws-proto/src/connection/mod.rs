@@ -16,10 +16,45 @@ pub use state::ReadyState;
 use crate::decode::{Decoded, Decoder, DecoderRules};
 use crate::frame::{FrameHeader, OpCode};
 use crate::{
-    CloseCode, CloseFrame, Fragment, Message, MessageKind, ProtocolError, SendError, Utf8Bytes,
+    CloseCode, CloseFrame, Extensions, Fragment, Message, MessageKind, ProtocolError, SendError,
+    Utf8Bytes,
 };
 use outbound::Outbound;
 use state::CloseState;
+
+/// Per-message choices for [`Connection::send_with`].
+///
+/// ```
+/// use ws_proto::SendOptions;
+/// let raw = SendOptions::default().compress(false);
+/// # let _ = raw;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendOptions {
+    compress: bool,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self { compress: true }
+    }
+}
+
+impl SendOptions {
+    /// Compress this message if permessage-deflate was negotiated and the
+    /// message reaches the threshold (default `true`). Turn it off for data
+    /// that is already compressed (images, archives).
+    ///
+    /// ```
+    /// let opts = ws_proto::SendOptions::default().compress(false);
+    /// # let _ = opts;
+    /// ```
+    pub fn compress(mut self, on: bool) -> Self {
+        self.compress = on;
+        self
+    }
+}
 
 /// Which end of the connection this is. Clients mask what they send; servers
 /// require masks and close the transport first (section 7.1.1).
@@ -78,6 +113,19 @@ pub struct Connection {
     error: Option<ProtocolError>,
     /// The kind of the fragmented message being sent with `send_fragment`.
     sending_fragmented: Option<MessageKind>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<DeflateState>,
+}
+
+/// The compression state of a connection that negotiated permessage-deflate.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+struct DeflateState {
+    compressor: crate::deflate::Compressor,
+    decompressor: crate::deflate::Decompressor,
+    threshold: usize,
+    /// Validates inflated text handed out piece by piece (fragment delivery).
+    utf8: crate::Utf8Validator,
 }
 
 impl Connection {
@@ -90,14 +138,36 @@ impl Connection {
     /// assert_eq!(conn.ready_state(), ReadyState::Open);
     /// ```
     pub fn new(role: Role, config: Config) -> Self {
-        let decoder = Decoder::new(DecoderRules {
+        Self::with_extensions(role, config, Extensions::none())
+    }
+
+    /// A connection using the extensions the opening handshake agreed on
+    /// (see [`handshake`](crate::handshake)).
+    ///
+    /// ```
+    /// use ws_proto::{Config, Connection, DeflateConfig, Event, Extensions, Role};
+    /// let agreed = DeflateConfig::default().negotiate(["permessage-deflate"].into_iter());
+    /// let mut server = Connection::with_extensions(Role::Server, Config::default(), Extensions::deflate(agreed.clone()));
+    /// let mut client = Connection::with_extensions(Role::Client, Config::default(), Extensions::deflate(agreed));
+    /// client.send_text("hello hello hello hello hello hello hello").unwrap();
+    /// let wire: Vec<u8> = client.transmit_slices().flatten().copied().collect();
+    /// assert!(wire.len() < 20 && wire[0] & 0x40 != 0, "compressed, RSV1 set");
+    /// server.receive(&wire);
+    /// assert_eq!(server.poll_event(), Ok(Some(Event::Text("hello hello hello hello hello hello hello".into()))));
+    /// ```
+    pub fn with_extensions(role: Role, config: Config, extensions: Extensions) -> Self {
+        #[cfg(not(feature = "deflate"))]
+        let _ = extensions;
+        #[allow(unused_mut)]
+        let mut decoder = Decoder::new(DecoderRules {
             role,
             max_frame_size: config.max_frame_size,
             max_message_size: config.max_message_size,
             deliver_fragments: config.deliver_fragments,
             rsv1_allowed: false,
         });
-        Self {
+        #[allow(unused_mut)]
+        let mut conn = Self {
             role,
             config,
             read_buf: BytesMut::new(),
@@ -106,7 +176,32 @@ impl Connection {
             close: CloseState::default(),
             error: None,
             sending_fragmented: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
+        };
+        #[cfg(feature = "deflate")]
+        if let Some(params) = extensions.deflate {
+            let peer = match role {
+                Role::Client => Role::Server,
+                Role::Server => Role::Client,
+            };
+            conn.decoder.allow_rsv1();
+            conn.deflate = Some(DeflateState {
+                compressor: crate::deflate::Compressor::new(
+                    params.level,
+                    params.window_bits_for(role),
+                    params.no_context_takeover_for(role),
+                ),
+                // Inflate with the largest window: it handles any smaller one.
+                decompressor: crate::deflate::Decompressor::new(
+                    15,
+                    params.no_context_takeover_for(peer),
+                ),
+                threshold: params.threshold,
+                utf8: crate::Utf8Validator::new(),
+            });
         }
+        conn
     }
 
     /// This end's role.
@@ -166,7 +261,8 @@ impl Connection {
 
     /// The read buffer, for adapters that read straight into it (for example
     /// with `tokio::io::AsyncReadExt::read_buf`). Append only: bytes already
-    /// in it belong to frames being decoded.
+    /// in it belong to frames being decoded. After the peer's close frame or a
+    /// failure, whatever was appended is discarded at the next call.
     ///
     /// ```
     /// # use ws_proto::{Config, Connection, Event, Role};
@@ -175,6 +271,11 @@ impl Connection {
     /// assert_eq!(client.poll_event(), Ok(Some(Event::Binary(vec![0xff].into()))));
     /// ```
     pub fn receive_buffer(&mut self) -> &mut BytesMut {
+        if !self.accepts_input() {
+            // Input after the end is discarded, as with `receive`: the buffer
+            // never holds more than one read.
+            self.read_buf.clear();
+        }
         &mut self.read_buf
     }
 
@@ -229,12 +330,21 @@ impl Connection {
     /// assert!(matches!(conn.poll_event(), Ok(Some(Event::Close(f))) if f.code == CloseCode::ABNORMAL));
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(deadline) = self.close.deadline {
-            if now >= deadline && self.close.timer_wanted(self.role) {
-                self.close.timed_out = true;
-                self.close.deadline = None;
-                self.read_buf = BytesMut::new();
-            }
+        let Some(deadline) = self.close.deadline else {
+            return;
+        };
+        if now < deadline {
+            return;
+        }
+        self.close.deadline = None;
+        if self.close.timer_wanted(self.role) {
+            self.close.timed_out = true;
+            self.read_buf = BytesMut::new();
+        }
+        if self.should_close_transport() {
+            // The peer has not taken our last frames within the close timeout:
+            // give up on them so the transport can be closed.
+            self.outbound.clear();
         }
     }
 
@@ -343,7 +453,10 @@ impl Connection {
     /// When [`handle_timeout`](Self::handle_timeout) should next be called,
     /// given that it is `now`; `None` when no timer runs. A timer starts at the
     /// first call that finds it needed, so call this after every round of
-    /// inputs and commands.
+    /// inputs and commands. Two timers use the close timeout: waiting for the
+    /// peer's close frame (or, as a client, for the server to close the
+    /// transport), and lingering while the last queued bytes are written once
+    /// the transport should close; when the latter expires the queue is dropped.
     ///
     /// ```
     /// # use ws_proto::{CloseCode, Config, Connection, Role};
@@ -355,7 +468,10 @@ impl Connection {
     /// assert_eq!(conn.poll_timeout(now), Some(now + Duration::from_secs(1)));
     /// ```
     pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
-        if !self.close.timer_wanted(self.role) {
+        // The close timer, or the linger timer: the transport should close
+        // but the peer has not yet taken what is queued.
+        let lingering = self.should_close_transport() && self.outbound.buffered() > 0;
+        if !self.close.timer_wanted(self.role) && !lingering {
             self.close.deadline = None;
             return None;
         }
@@ -386,6 +502,21 @@ impl Connection {
         }
     }
 
+    /// Sends a message with per-message options (for example without compression).
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Message, Role, SendOptions};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_with(Message::binary(vec![0; 100]), SendOptions::default().compress(false)).unwrap();
+    /// ```
+    pub fn send_with(&mut self, message: Message, options: SendOptions) -> Result<(), SendError> {
+        match message {
+            Message::Text(text) => self.send_data(OpCode::Text, text.into_bytes(), options),
+            Message::Binary(data) => self.send_data(OpCode::Binary, data, options),
+            other => self.send(other),
+        }
+    }
+
     /// Sends a text message, split into frames of at most
     /// [`Config::max_send_frame_size`] bytes.
     ///
@@ -395,7 +526,11 @@ impl Connection {
     /// server.send_text(String::from("hello")).unwrap();
     /// ```
     pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), SendError> {
-        self.send_data(OpCode::Text, text.into().into_bytes())
+        self.send_data(
+            OpCode::Text,
+            text.into().into_bytes(),
+            SendOptions::default(),
+        )
     }
 
     /// Sends a binary message, split into frames of at most
@@ -408,7 +543,7 @@ impl Connection {
     /// server.send_binary(bytes::Bytes::from_static(&[0; 1024])).unwrap();
     /// ```
     pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
-        self.send_data(OpCode::Binary, data.into())
+        self.send_data(OpCode::Binary, data.into(), SendOptions::default())
     }
 
     /// Sends a ping (at most 125 bytes).
@@ -498,21 +633,43 @@ impl Connection {
         }
     }
 
-    fn send_data(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+    fn send_data(
+        &mut self,
+        opcode: OpCode,
+        payload: Bytes,
+        options: SendOptions,
+    ) -> Result<(), SendError> {
         self.check_can_send()?;
         if self.sending_fragmented.is_some() {
             return Err(SendError::FragmentOutOfOrder);
         }
+        #[allow(unused_mut)]
+        let (mut payload, mut rsv1) = (payload, false);
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &mut self.deflate {
+            if options.compress && payload.len() >= deflate.threshold {
+                payload = deflate.compressor.compress(&payload);
+                rsv1 = true;
+            }
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = options;
         let max = self.config.max_send_frame_size;
         if payload.len() <= max {
-            self.push_frame(true, opcode, &payload);
+            self.push_frame_rsv(true, rsv1, opcode, &payload);
             return Ok(());
         }
         let mut opcode = opcode;
         let mut start = 0;
         while start < payload.len() {
             let end = payload.len().min(start + max);
-            self.push_frame(end == payload.len(), opcode, &payload.slice(start..end));
+            // RSV1 marks the first frame of a compressed message only (RFC 7692 section 6.1).
+            self.push_frame_rsv(
+                end == payload.len(),
+                rsv1 && start == 0,
+                opcode,
+                &payload.slice(start..end),
+            );
             opcode = OpCode::Continuation;
             start = end;
         }
@@ -545,12 +702,52 @@ impl Connection {
     }
 
     fn push_frame(&mut self, fin: bool, opcode: OpCode, payload: &Bytes) {
+        self.push_frame_rsv(fin, false, opcode, payload);
+    }
+
+    fn push_frame_rsv(&mut self, fin: bool, rsv1: bool, opcode: OpCode, payload: &Bytes) {
         let mask = match self.role {
             Role::Client => Some(self.config.randomness.mask_key()),
             Role::Server => None,
         };
-        let header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+        let mut header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+        header.rsv = u8::from(rsv1) << 2;
         self.outbound.push_frame(header, payload);
+    }
+
+    /// Inflates a compressed message or piece; text is validated after inflating.
+    #[cfg(feature = "deflate")]
+    fn inflate(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        is_first: bool,
+        is_last: bool,
+    ) -> Result<Bytes, ProtocolError> {
+        let max = self.config.max_message_size;
+        // RSV1 cannot be set unless deflate was negotiated (the decoder checks).
+        let deflate = self
+            .deflate
+            .as_mut()
+            .expect("compressed data without permessage-deflate");
+        let mut out = BytesMut::new();
+        deflate.decompressor.inflate(data, is_last, max, &mut out)?;
+        if kind == MessageKind::Text {
+            if is_first {
+                deflate.utf8.reset();
+            }
+            deflate
+                .utf8
+                .feed(&out)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+            if is_last {
+                deflate
+                    .utf8
+                    .finish()
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        }
+        Ok(out.freeze())
     }
 
     /// Fails the connection (section 7.1.7): queue a close frame with the
@@ -572,15 +769,49 @@ impl Connection {
 
     fn on_decoded(&mut self, decoded: Decoded) -> Result<Option<Event>, ProtocolError> {
         let event = match decoded {
-            Decoded::Message { kind, payload } => match kind {
-                // SAFETY: the decoder validated every byte of an uncompressed
-                // text message, and RSV1 cannot be set without an extension.
-                MessageKind::Text => {
-                    Event::Text(unsafe { Utf8Bytes::from_bytes_unchecked(payload) })
+            Decoded::Message {
+                kind,
+                payload,
+                compressed,
+            } => {
+                #[cfg(feature = "deflate")]
+                let payload = if compressed {
+                    match self.inflate(kind, &payload, true, true) {
+                        Ok(inflated) => inflated,
+                        Err(err) => return Err(self.fail(err)),
+                    }
+                } else {
+                    payload
+                };
+                #[cfg(not(feature = "deflate"))]
+                let _ = compressed;
+                match kind {
+                    // SAFETY: the decoder validated every byte of an
+                    // uncompressed text message, and `inflate` every byte of
+                    // a compressed one.
+                    MessageKind::Text => {
+                        Event::Text(unsafe { Utf8Bytes::from_bytes_unchecked(payload) })
+                    }
+                    MessageKind::Binary => Event::Binary(payload),
                 }
-                MessageKind::Binary => Event::Binary(payload),
-            },
-            Decoded::Fragment(fragment) => Event::Fragment(fragment),
+            }
+            Decoded::Fragment {
+                #[allow(unused_mut)]
+                mut fragment,
+                compressed,
+            } => {
+                #[cfg(feature = "deflate")]
+                if compressed {
+                    let (kind, first, last) = (fragment.kind, fragment.is_first, fragment.is_last);
+                    match self.inflate(kind, &fragment.data, first, last) {
+                        Ok(inflated) => fragment.data = inflated,
+                        Err(err) => return Err(self.fail(err)),
+                    }
+                }
+                #[cfg(not(feature = "deflate"))]
+                let _ = compressed;
+                Event::Fragment(fragment)
+            }
             Decoded::Control { opcode, payload } => match opcode {
                 OpCode::Ping => {
                     if self.config.auto_pong && !self.close.sent {

@@ -76,6 +76,11 @@ impl Outbound {
             .chain((!self.tail.is_empty()).then_some(&self.tail[..]))
     }
 
+    /// Drops everything queued (the peer stopped reading and we gave up).
+    pub(crate) fn clear(&mut self) {
+        *self = Self::default();
+    }
+
     /// Marks the first `n` queued bytes as written.
     pub(crate) fn advance(&mut self, mut n: usize) {
         n = n.min(self.buffered);

@@ -30,6 +30,8 @@ pub struct ClientRequest {
     protocols: Vec<String>,
     extensions: Vec<String>,
     headers: Vec<Header>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::DeflateConfig>,
 }
 
 impl ClientRequest {
@@ -46,6 +48,8 @@ impl ClientRequest {
             protocols: Vec::new(),
             extensions: Vec::new(),
             headers: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         })
     }
 
@@ -70,6 +74,30 @@ impl ClientRequest {
     /// ```
     pub fn extension(mut self, offer: impl Into<String>) -> Self {
         self.extensions.push(offer.into());
+        self
+    }
+
+    /// Offers the extensions `config` asks for (permessage-deflate unless it
+    /// is turned off); the answer is checked by
+    /// [`ClientHandshake::parse_response`] and ends up in [`Response::negotiated`].
+    ///
+    /// ```
+    /// # use ws_proto::handshake::ClientRequest;
+    /// let (bytes, _) = ClientRequest::from_url("ws://h/").unwrap()
+    ///     .offer_extensions(&ws_proto::Config::default())
+    ///     .into_handshake(&mut ws_proto::Randomness::os());
+    /// let text = String::from_utf8(bytes).unwrap();
+    /// assert!(text.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
+    /// ```
+    #[allow(unused_mut)]
+    pub fn offer_extensions(mut self, config: &crate::Config) -> Self {
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = config.get_deflate() {
+            self.extensions.push(deflate.offer());
+            self.deflate = Some(deflate.clone());
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = config;
         self
     }
 
@@ -180,6 +208,8 @@ impl ClientRequest {
             key,
             protocols: self.protocols,
             extension_names,
+            #[cfg(feature = "deflate")]
+            deflate: self.deflate,
         };
         (bytes, pending)
     }
@@ -200,6 +230,8 @@ pub struct ClientHandshake {
     expected_accept: String,
     protocols: Vec<String>,
     extension_names: Vec<String>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -282,7 +314,20 @@ impl ClientHandshake {
                 return Err(ResponseError::ExtensionNotOffered(name.to_string()));
             }
         }
-        Ok(Response { headers, protocol })
+        #[allow(unused_mut)]
+        let mut negotiated = crate::Extensions::none();
+        #[cfg(feature = "deflate")]
+        if let Some(offer) = &self.deflate {
+            let values = headers::tokens(&headers, "sec-websocket-extensions");
+            negotiated.deflate = offer
+                .check_response(values)
+                .map_err(ResponseError::InvalidExtension)?;
+        }
+        Ok(Response {
+            headers,
+            protocol,
+            negotiated,
+        })
     }
 }
 
@@ -301,6 +346,7 @@ impl ClientHandshake {
 pub struct Response {
     headers: Vec<Header>,
     protocol: Option<String>,
+    negotiated: crate::Extensions,
 }
 
 impl Response {
@@ -341,6 +387,25 @@ impl Response {
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
         headers::find(&self.headers, name).and_then(|v| core::str::from_utf8(v).ok())
+    }
+
+    /// The extensions agreed on, checked and ready for
+    /// [`Connection::with_extensions`](crate::Connection::with_extensions).
+    ///
+    /// ```
+    /// # use ws_proto::handshake::{ClientRequest, Request};
+    /// # use ws_proto::Config;
+    /// let config = Config::default();
+    /// let (bytes, client) = ClientRequest::from_url("ws://h/").unwrap()
+    ///     .offer_extensions(&config)
+    ///     .into_handshake(&mut ws_proto::Randomness::os());
+    /// let (request, _) = Request::parse(&bytes).unwrap().unwrap();
+    /// let (answer, _) = request.accept_extensions(request.accept(), &config);
+    /// let (response, _) = client.parse_response(&answer.to_bytes()).unwrap().unwrap();
+    /// assert!(response.negotiated().deflate.is_some());
+    /// ```
+    pub fn negotiated(&self) -> &crate::Extensions {
+        &self.negotiated
     }
 
     /// The extensions the server accepted, one string each.

@@ -186,6 +186,9 @@ pub enum ResponseError {
     ProtocolNotOffered(String),
     /// The server answered with an extension we did not offer.
     ExtensionNotOffered(String),
+    /// The server's extension parameters break the extension's rules (for
+    /// permessage-deflate, RFC 7692 section 7.1).
+    InvalidExtension(String),
 }
 
 impl fmt::Display for ResponseError {
@@ -205,6 +208,7 @@ impl fmt::Display for ResponseError {
             ),
             Self::ProtocolNotOffered(p) => write!(f, "server chose subprotocol {p:?}, which we did not offer"),
             Self::ExtensionNotOffered(e) => write!(f, "server chose extension {e:?}, which we did not offer"),
+            Self::InvalidExtension(why) => write!(f, "server's extension answer is invalid: {why}"),
         }
     }
 }

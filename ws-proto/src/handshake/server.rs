@@ -269,6 +269,51 @@ impl Request {
         Ok(self.accept().header("Sec-WebSocket-Protocol", protocol))
     }
 
+    /// Negotiates extensions for an accepting `response` according to
+    /// `config` and adds the `Sec-WebSocket-Extensions` answer to it. A
+    /// rejection, or a response that already names extensions (the application
+    /// negotiated them itself), is returned unchanged with no extensions.
+    ///
+    /// ```
+    /// use ws_proto::{handshake::Request, Config, Connection, Role};
+    /// let raw = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+    ///     Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+    /// let (request, _) = Request::parse(raw).unwrap().unwrap();
+    /// let config = Config::default();
+    /// let (response, extensions) = request.accept_extensions(request.accept(), &config);
+    /// assert!(String::from_utf8(response.to_bytes()).unwrap().contains("Sec-WebSocket-Extensions: permessage-deflate\r\n"));
+    /// let conn = Connection::with_extensions(Role::Server, config, extensions);
+    /// # let _ = conn;
+    /// ```
+    pub fn accept_extensions(
+        &self,
+        response: ServerResponse,
+        config: &crate::Config,
+    ) -> (ServerResponse, crate::Extensions) {
+        let chosen_by_app = headers::find(response.headers(), "sec-websocket-extensions").is_some();
+        if !response.is_accept() || chosen_by_app {
+            return (response, crate::Extensions::none());
+        }
+        #[cfg(feature = "deflate")]
+        {
+            let deflate = config
+                .get_deflate()
+                .and_then(|d| d.negotiate(self.extension_offers()));
+            let extensions = crate::Extensions::deflate(deflate);
+            let response = match extensions.response_header() {
+                Some(value) => response.header("Sec-WebSocket-Extensions", value),
+                None => response,
+            };
+            (response, extensions)
+        }
+        #[cfg(not(feature = "deflate"))]
+        {
+            let _ = config;
+            (response, crate::Extensions::none())
+        }
+    }
+
     /// A request as a browser would send it, for examples and tests.
     #[doc(hidden)]
     pub fn example() -> Self {

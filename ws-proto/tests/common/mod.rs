@@ -125,13 +125,13 @@ impl Pair {
     }
 
     /// Moves the client's output to the server and returns the server's events.
-    pub fn to_server(&mut self) -> (Vec<Event>, Option<ProtocolError>) {
+    pub fn deliver_to_server(&mut self) -> (Vec<Event>, Option<ProtocolError>) {
         let bytes = take_output(&mut self.client);
         feed(&mut self.server, &bytes)
     }
 
     /// Moves the server's output to the client and returns the client's events.
-    pub fn to_client(&mut self) -> (Vec<Event>, Option<ProtocolError>) {
+    pub fn deliver_to_client(&mut self) -> (Vec<Event>, Option<ProtocolError>) {
         let bytes = take_output(&mut self.server);
         feed(&mut self.client, &bytes)
     }

@@ -1,0 +1,13 @@
+//! A client `Connection` driven by random inputs, commands, writes and timer
+//! calls, checked against a model. What it writes is masked: the checker
+//! unmasks with the key from each header and requires a mask on every frame.
+//! See `ws_proto_fuzz::scenario` for the invariants.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use ws_proto::Role;
+use ws_proto_fuzz::scenario::{run, Scenario};
+
+fuzz_target!(|scenario: Scenario| {
+    run(Role::Client, scenario);
+});

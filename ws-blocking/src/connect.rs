@@ -1,0 +1,172 @@
+//! Connecting to a URL: TCP, TLS for `wss://`, then the client handshake.
+
+use std::net::TcpStream;
+
+use ws_proto::handshake::{ClientRequest, Response};
+use ws_proto::Config;
+
+use crate::{client, Error, MaybeTlsStream, WebSocket};
+
+/// The TLS settings [`connect_with`] may be given for `wss://`: a rustls
+/// client configuration (root certificates, client certificates, ALPN).
+/// Without the `rustls` feature this type has no values, so only `None`
+/// can be passed.
+///
+/// ```
+/// # #[cfg(feature = "rustls")] {
+/// use std::sync::Arc;
+/// use ws_blocking::rustls::{self, ClientConfig, RootCertStore};
+/// let provider = Arc::new(rustls::crypto::ring::default_provider());
+/// let config: ws_blocking::TlsConfig = Arc::new(
+///     ClientConfig::builder_with_provider(provider)
+///         .with_safe_default_protocol_versions()
+///         .unwrap()
+///         .with_root_certificates(RootCertStore::empty())
+///         .with_no_client_auth(),
+/// );
+/// # let _ = config; }
+/// ```
+#[cfg(feature = "rustls")]
+pub type TlsConfig = std::sync::Arc<rustls::ClientConfig>;
+
+/// The TLS settings [`connect_with`] may be given for `wss://`. This build
+/// has no TLS (the `rustls` feature is off), so the type has no values and
+/// only `None` can be passed.
+///
+/// ```
+/// let no_tls: Option<ws_blocking::TlsConfig> = None;
+/// # let _ = no_tls;
+/// ```
+#[cfg(not(feature = "rustls"))]
+#[derive(Debug, Clone)]
+pub enum TlsConfig {}
+
+/// Connects to a `ws://` or `wss://` URL with the default [`Config`] and, for
+/// `wss://`, the Mozilla root certificates (`webpki-roots`). Returns the
+/// connection and the server's handshake response.
+///
+/// There is no connect timeout beyond the operating system's; use
+/// [`client`](crate::client) over a stream connected your own way for one.
+///
+/// ```no_run
+/// use ws_blocking::{connect, Message};
+/// let (mut ws, response) = connect("wss://echo.example.com/")?;
+/// println!("headers: {:?}", response.headers());
+/// ws.send(Message::text("hi"))?;
+/// # Ok::<(), ws_blocking::Error>(())
+/// ```
+pub fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
+    connect_with(ClientRequest::from_url(url)?, Config::default(), None)
+}
+
+/// Connects with a request you built (subprotocols, extra headers such as
+/// `Origin` or `Authorization`), a [`Config`] and, for `wss://`, optionally
+/// your own TLS configuration (custom root certificates, client
+/// certificates); `None` uses the Mozilla roots. The TCP socket gets
+/// `TCP_NODELAY`, since whole frames are written at once.
+///
+/// ```no_run
+/// use ws_blocking::{connect_with, ClientRequest, Config};
+/// let request = ClientRequest::from_url("ws://127.0.0.1:9001/feed")?
+///     .protocol("feed.v1")
+///     .header("Origin", "http://127.0.0.1");
+/// let config = Config::default().max_message_size(1 << 20);
+/// let (ws, response) = connect_with(request, config, None)?;
+/// assert_eq!(response.protocol(), Some("feed.v1"));
+/// # drop(ws);
+/// # Ok::<(), ws_blocking::Error>(())
+/// ```
+pub fn connect_with(
+    request: ClientRequest,
+    config: Config,
+    tls: Option<TlsConfig>,
+) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
+    #[cfg(not(feature = "rustls"))]
+    if request.is_secure() {
+        let _ = tls;
+        return Err(Error::TlsUnavailable);
+    }
+    let tcp = TcpStream::connect((request.host(), request.port()))?;
+    tcp.set_nodelay(true)?;
+    #[cfg(feature = "rustls")]
+    let stream = if request.is_secure() {
+        tls::wrap(request.host(), tcp, tls)?
+    } else {
+        MaybeTlsStream::Plain(tcp)
+    };
+    #[cfg(not(feature = "rustls"))]
+    let stream = MaybeTlsStream::Plain(tcp);
+    client(request, stream, config)
+}
+
+#[cfg(feature = "rustls")]
+mod tls {
+    use std::io;
+    use std::net::TcpStream;
+    use std::sync::{Arc, OnceLock};
+
+    use rustls::pki_types::ServerName;
+    use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+    use ws_proto::handshake::InvalidUrl;
+
+    use super::TlsConfig;
+    use crate::{Error, MaybeTlsStream};
+
+    /// Runs the TLS handshake with `host` over `tcp`.
+    pub(super) fn wrap(
+        host: &str,
+        mut tcp: TcpStream,
+        config: Option<TlsConfig>,
+    ) -> Result<MaybeTlsStream, Error> {
+        let config = match config {
+            Some(config) => config,
+            None => default_config()?,
+        };
+        let name = ServerName::try_from(host.to_string()).map_err(|_| InvalidUrl::Host)?;
+        let mut conn = ClientConnection::new(config, name)?;
+        while conn.is_handshaking() {
+            match conn.complete_io(&mut tcp) {
+                Ok((0, 0)) => {
+                    return Err(Error::Io(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the server closed the connection during the TLS handshake",
+                    )))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(tls_error(e)),
+            }
+        }
+        Ok(MaybeTlsStream::Rustls(Box::new(StreamOwned::new(
+            conn, tcp,
+        ))))
+    }
+
+    /// rustls reports handshake failures as I/O errors wrapping a `rustls::Error`.
+    fn tls_error(err: io::Error) -> Error {
+        match err
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
+            Some(tls) => Error::Tls(tls.clone()),
+            None => Error::Io(err),
+        }
+    }
+
+    /// The Mozilla roots with the ring provider, built once.
+    fn default_config() -> Result<TlsConfig, Error> {
+        static CONFIG: OnceLock<Result<TlsConfig, rustls::Error>> = OnceLock::new();
+        let config = CONFIG.get_or_init(|| {
+            let roots = RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            Ok(Arc::new(
+                ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()?
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            ))
+        });
+        config.clone().map_err(Error::Tls)
+    }
+}

@@ -1,0 +1,534 @@
+//! The driver: moves bytes between a blocking transport and the core.
+
+use std::io::{self, IoSlice};
+use std::time::{Duration, Instant};
+
+use ws_proto::{CloseCode, Connection, Event, Message};
+
+use crate::error::is_timeout_kind;
+use crate::{Error, Transport};
+
+/// The smallest read: a connection starts with no buffer and grows it to this.
+const MIN_READ: usize = 8 * 1024;
+/// The largest single read; larger frames take several.
+const MAX_READ: usize = 256 * 1024;
+/// The most capacity reserved ahead for the rest of a large frame, so its
+/// reads append without reallocating. The core has already checked the
+/// frame's length against `max_frame_size`.
+const MAX_RESERVE: usize = 16 << 20;
+/// Slices handed to one vectored write.
+const MAX_IOV: usize = 64;
+
+/// A WebSocket over a blocking transport `S` (a [`TcpStream`](std::net::TcpStream),
+/// a TLS stream, ...), after the opening handshake. Made by
+/// [`connect`](crate::connect), [`client`](crate::client) or [`accept`](crate::accept).
+///
+/// The protocol lives in the [`ws_proto::Connection`] inside; this type only
+/// moves bytes. Pings are answered by the core (the pong goes out during the
+/// `read` that returns the ping); the close handshake, close codes, UTF-8
+/// checks and size limits are the core's too.
+///
+/// # Closing
+///
+/// * The peer closes: [`read`](Self::read) returns [`Message::Close`] (the
+///   reply is already sent), then `Err(Error::ConnectionClosed)`.
+/// * You close: call [`close`](Self::close), then keep calling `read` until it
+///   returns the peer's [`Message::Close`] (data still arriving is returned
+///   first). If the peer never answers, the core's close timeout
+///   ([`Config::close_timeout`](ws_proto::Config::close_timeout), 5 s by
+///   default) ends the wait with code 1006, provided the transport supports
+///   read timeouts ([`Transport::set_read_timeout`]; TCP does).
+/// * The transport drops without a close frame: `read` returns a
+///   `Message::Close` with [`CloseCode::ABNORMAL`] (1006).
+///
+/// After the `Close` message a client's next `read` waits for the server to
+/// close TCP (bounded by the close timeout) and then returns
+/// `Err(Error::ConnectionClosed)`; dropping the `WebSocket` instead is fine too.
+///
+/// # Timeouts
+///
+/// A read timeout set on the socket makes `read` return `Err(Error::Io(e))`
+/// with `e.kind()` `WouldBlock` or `TimedOut` ([`Error::is_timeout`]). Nothing
+/// is lost: bytes of a partly received frame stay buffered and the next `read`
+/// continues. The same holds for write timeouts and `send`/`flush`: unwritten
+/// bytes stay queued until the next `flush`.
+///
+/// ```no_run
+/// use ws_blocking::{connect, CloseCode, Message};
+/// let (mut ws, _response) = connect("ws://127.0.0.1:9001/chat")?;
+/// ws.send(Message::text("hello"))?;
+/// match ws.read()? {
+///     Message::Text(text) => println!("got {text}"),
+///     other => println!("got {other:?}"),
+/// }
+/// ws.close(CloseCode::NORMAL, "done")?;
+/// while !matches!(ws.read()?, Message::Close(_)) {}
+/// # Ok::<(), ws_blocking::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    conn: Connection,
+    /// `Event::Close` or a protocol error was handed to the caller.
+    reported: bool,
+    /// The transport was shut down (or failed after `reported`): nothing more
+    /// will be read or written.
+    finished: bool,
+}
+
+impl<S> WebSocket<S> {
+    /// Wraps a transport whose opening handshake is done, with the core
+    /// connection for it (which holds any bytes read past the handshake).
+    /// [`client`](crate::client) and [`accept`](crate::accept) call this; use
+    /// it directly when the handshake happened elsewhere (an HTTP server).
+    ///
+    /// ```
+    /// use ws_proto::{Config, Connection, Role};
+    /// let stream = std::io::Cursor::new(Vec::<u8>::new());
+    /// let ws = ws_blocking::WebSocket::from_parts(stream, Connection::new(Role::Server, Config::default()));
+    /// assert_eq!(ws.connection().role(), Role::Server);
+    /// ```
+    pub fn from_parts(stream: S, conn: Connection) -> Self {
+        Self {
+            stream,
+            conn,
+            reported: false,
+            finished: false,
+        }
+    }
+
+    /// The transport.
+    ///
+    /// ```no_run
+    /// let (ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// println!("connected to {}", ws.get_ref().tcp().peer_addr()?);
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The transport, mutably. Bytes written or read behind the adapter's
+    /// back corrupt the connection; use it for socket options.
+    ///
+    /// ```no_run
+    /// let (mut ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// let _stream: &mut ws_blocking::MaybeTlsStream = ws.get_mut();
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The core connection: its state, queued bytes, role.
+    ///
+    /// ```no_run
+    /// use ws_proto::ReadyState;
+    /// let (ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// assert_eq!(ws.connection().ready_state(), ReadyState::Open);
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The core connection, mutably, for commands this type does not wrap
+    /// (for example [`Connection::send_fragment`]); call
+    /// [`flush`](Self::flush) afterwards.
+    ///
+    /// ```no_run
+    /// use ws_proto::{Fragment, MessageKind};
+    /// let (mut ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// ws.connection_mut().send_fragment(Fragment {
+    ///     kind: MessageKind::Binary, data: vec![1, 2].into(), is_first: true, is_last: true,
+    /// })?;
+    /// ws.flush()?;
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn connection_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Takes the transport and the core connection apart.
+    ///
+    /// ```no_run
+    /// let (ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// let (_tcp, _conn) = ws.into_parts();
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn into_parts(self) -> (S, Connection) {
+        (self.stream, self.conn)
+    }
+}
+
+impl<S: Transport> WebSocket<S> {
+    /// Blocks until the next message: text, binary, ping, pong or close.
+    /// `Message::Close` comes once (the peer's close frame, or 1006 if the
+    /// transport ended without one); later calls return
+    /// `Err(Error::ConnectionClosed)` once the transport is shut down.
+    ///
+    /// Errors: `Error::Protocol` when the peer broke the protocol (the close
+    /// frame with the matching code is sent), `Error::Io` from the transport
+    /// (a timeout leaves the connection usable).
+    ///
+    /// ```no_run
+    /// use ws_blocking::Message;
+    /// let (mut ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// loop {
+    ///     match ws.read()? {
+    ///         Message::Text(t) => println!("{t}"),
+    ///         Message::Close(frame) => { println!("closed: {}", frame.code); break; }
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn read(&mut self) -> Result<Message, Error> {
+        self.read_event()?
+            .into_message()
+            .ok_or(Error::UnexpectedFragment)
+    }
+
+    /// Like [`read`](Self::read), but returns the core's [`Event`], which also
+    /// carries [`Event::Fragment`]s when
+    /// [`Config::deliver_fragments`](ws_proto::Config::deliver_fragments) is on.
+    ///
+    /// ```no_run
+    /// use ws_proto::Event;
+    /// let (mut ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// if let Event::Fragment(piece) = ws.read_event()? {
+    ///     println!("{} bytes, last: {}", piece.data.len(), piece.is_last);
+    /// }
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn read_event(&mut self) -> Result<Event, Error> {
+        loop {
+            if self.reported && self.finished {
+                return Err(Error::ConnectionClosed);
+            }
+            if !self.reported {
+                match self.conn.poll_event() {
+                    Ok(Some(event)) => {
+                        self.reported = matches!(event, Event::Close(_));
+                        // Sends a queued pong or close reply. A failure here
+                        // recurs on the next write, so it is not reported
+                        // instead of the event.
+                        let _ = self.write_out();
+                        return Ok(event);
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        self.reported = true;
+                        let _ = self.write_out();
+                        return Err(Error::Protocol(err));
+                    }
+                }
+            }
+            self.write_out()?;
+            if !self.finished {
+                self.fill()?;
+            }
+        }
+    }
+
+    /// Sends a message (a `Close` starts the close handshake, see
+    /// [`close`](Self::close)) and flushes it.
+    ///
+    /// ```no_run
+    /// use ws_blocking::Message;
+    /// let (mut ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// ws.send(Message::binary(vec![1, 2, 3]))?;
+    /// ws.send(Message::Ping("are you there".into()))?;
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.conn.send(message)?;
+        self.flush()
+    }
+
+    /// Starts the close handshake with `code` and `reason` (at most 123
+    /// bytes) and flushes the close frame. Then keep calling
+    /// [`read`](Self::read) until it returns the peer's `Message::Close`:
+    /// messages the peer sent before seeing ours arrive first.
+    ///
+    /// ```no_run
+    /// use ws_blocking::{CloseCode, Message};
+    /// let (mut ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// ws.close(CloseCode::NORMAL, "bye")?;
+    /// loop {
+    ///     if let Message::Close(reply) = ws.read()? {
+    ///         assert_eq!(reply.code, CloseCode::NORMAL);
+    ///         break;
+    ///     }
+    /// }
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.conn.close(code, reason)?;
+        self.flush()
+    }
+
+    /// Writes everything queued (after a `send` that failed with a write
+    /// timeout, or after commands given through
+    /// [`connection_mut`](Self::connection_mut)), and shuts the transport
+    /// down if the core says the connection is over.
+    ///
+    /// ```no_run
+    /// let (mut ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// ws.connection_mut().send_text("queued")?;
+    /// ws.flush()?;
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.write_out()
+    }
+
+    /// Writes what the core has queued, then shuts the transport down once
+    /// the core asks for it.
+    fn write_out(&mut self) -> Result<(), Error> {
+        if self.finished {
+            return Ok(());
+        }
+        if let Err(err) = self.write_queued() {
+            // After the close went to the caller, a failing transport only
+            // means the peer is gone: the connection is over either way.
+            if self.reported && !is_retryable(&err) {
+                self.finished = true;
+                return Ok(());
+            }
+            return Err(Error::Io(err));
+        }
+        if self.conn.should_close_transport() {
+            self.finished = true;
+            // The peer may be gone already; the transport is finished either way.
+            let _ = self.stream.shutdown_write();
+        }
+        Ok(())
+    }
+
+    fn write_queued(&mut self) -> io::Result<()> {
+        while self.conn.buffered_amount() > 0 {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let mut count = 0;
+            for (slot, chunk) in iov.iter_mut().zip(self.conn.transmit_slices()) {
+                *slot = IoSlice::new(chunk);
+                count += 1;
+            }
+            match self.stream.write_vectored(&iov[..count]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.conn.advance_transmit(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.stream.flush()
+    }
+
+    /// One read from the transport into the core, bounded by the core's
+    /// close timer when one runs.
+    fn fill(&mut self) -> Result<(), Error> {
+        let now = Instant::now();
+        let deadline = self.conn.poll_timeout(now);
+        if let Some(deadline) = deadline {
+            if now >= deadline {
+                self.conn.handle_timeout(now);
+                return Ok(());
+            }
+        }
+        let result = match deadline {
+            Some(deadline) => self.read_until(deadline - now),
+            None => self.read_some(),
+        };
+        match result {
+            Ok(0) => self.conn.receive_eof(),
+            Ok(_) => {}
+            // rustls reports a TCP close without `close_notify` this way.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.conn.receive_eof(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if is_timeout_kind(e.kind()) && deadline.is_some_and(|d| Instant::now() >= d) =>
+            {
+                self.conn.handle_timeout(Instant::now());
+            }
+            Err(e) if self.reported && !is_retryable(&e) => self.finished = true,
+            Err(e) => return Err(Error::Io(e)),
+        }
+        Ok(())
+    }
+
+    /// [`read_some`](Self::read_some) with the read timeout lowered to
+    /// `remaining` for this one read, then restored.
+    fn read_until(&mut self, remaining: Duration) -> io::Result<usize> {
+        let previous = self.stream.read_timeout()?;
+        let limit = previous.map_or(remaining, |p| p.min(remaining));
+        self.stream.set_read_timeout(Some(limit))?;
+        let result = self.read_some();
+        // Whatever was read is already in the core, so a failed restore loses nothing.
+        self.stream.set_read_timeout(previous).and(result)
+    }
+
+    fn read_some(&mut self) -> io::Result<usize> {
+        if self.reported {
+            // Only waiting for the end of the transport: whatever still comes
+            // is discarded by the core.
+            let mut scratch = [0; 1024];
+            let n = self.stream.read(&mut scratch)?;
+            self.conn.receive(&scratch[..n]);
+            return Ok(n);
+        }
+        let hint = self.conn.receive_size_hint();
+        let chunk = hint.clamp(MIN_READ, MAX_READ);
+        let buf = self.conn.receive_buffer();
+        if hint > chunk {
+            buf.reserve(hint.min(MAX_RESERVE));
+        }
+        let start = buf.len();
+        buf.resize(start + chunk, 0);
+        let result = self.stream.read(&mut buf[start..]);
+        buf.truncate(start + *result.as_ref().unwrap_or(&0));
+        result
+    }
+}
+
+/// Errors after which the same call can simply be repeated.
+fn is_retryable(err: &io::Error) -> bool {
+    is_timeout_kind(err.kind()) || err.kind() == io::ErrorKind::Interrupted
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::io::{Read, Write};
+
+    use ws_proto::{Config, Role};
+
+    use super::*;
+
+    /// A scripted transport: reads come from `input` (an empty script is the
+    /// end of the stream), writes accept a few bytes and then time out once.
+    #[derive(Default)]
+    struct Scripted {
+        input: VecDeque<io::Result<Vec<u8>>>,
+        written: Vec<u8>,
+        timed_out_last_write: bool,
+        shutdowns: usize,
+    }
+
+    impl Read for Scripted {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match self.input.pop_front() {
+                None => Ok(0),
+                Some(Err(e)) => Err(e),
+                Some(Ok(mut bytes)) => {
+                    let n = bytes.len().min(buf.len());
+                    buf[..n].copy_from_slice(&bytes[..n]);
+                    if n < bytes.len() {
+                        self.input.push_front(Ok(bytes.split_off(n)));
+                    }
+                    Ok(n)
+                }
+            }
+        }
+    }
+
+    impl Write for Scripted {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.timed_out_last_write = !self.timed_out_last_write;
+            if self.timed_out_last_write {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = buf.len().min(7);
+            self.written.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Transport for Scripted {
+        fn shutdown_write(&mut self) -> io::Result<()> {
+            self.shutdowns += 1;
+            Ok(())
+        }
+    }
+
+    fn server(input: Vec<io::Result<Vec<u8>>>) -> WebSocket<Scripted> {
+        let stream = Scripted {
+            input: input.into(),
+            ..Scripted::default()
+        };
+        WebSocket::from_parts(stream, Connection::new(Role::Server, Config::default()))
+    }
+
+    /// The bytes a client connection sends for `message`.
+    fn from_client(message: Message) -> Vec<u8> {
+        let mut client = Connection::new(Role::Client, Config::default());
+        client.send(message).unwrap();
+        client.transmit_slices().flatten().copied().collect()
+    }
+
+    #[test]
+    fn write_timeouts_lose_nothing() {
+        let mut ws = server(Vec::new());
+        let payload = vec![9; 100];
+        let mut result = ws.send(Message::binary(payload.clone()));
+        let mut retries = 0;
+        while let Err(err) = result {
+            assert!(err.is_timeout(), "{err:?}");
+            retries += 1;
+            assert!(retries < 100, "flush makes no progress");
+            result = ws.flush();
+        }
+        assert!(retries > 1);
+        let mut client = Connection::new(Role::Client, Config::default());
+        client.receive(&ws.get_ref().written);
+        assert_eq!(client.poll_event(), Ok(Some(Event::Binary(payload.into()))));
+        assert_eq!(client.poll_event(), Ok(None));
+    }
+
+    #[test]
+    fn read_timeouts_lose_nothing_and_eof_ends_the_connection() {
+        let frame = from_client(Message::text("Hello"));
+        let (head, tail) = frame.split_at(4);
+        let mut ws = server(vec![
+            Ok(head.to_vec()),
+            Err(io::ErrorKind::WouldBlock.into()),
+            Ok(tail.to_vec()),
+        ]);
+        assert!(ws.read().unwrap_err().is_timeout());
+        assert_eq!(ws.read().unwrap(), Message::text("Hello"));
+        // The script ends: the transport closed without a close frame.
+        match ws.read().unwrap() {
+            Message::Close(frame) => assert_eq!(frame.code, CloseCode::ABNORMAL),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(ws.get_ref().shutdowns, 1);
+        assert!(matches!(ws.read(), Err(Error::ConnectionClosed)));
+        assert_eq!(ws.get_ref().shutdowns, 1);
+    }
+
+    #[test]
+    fn a_large_frame_arriving_in_pieces_is_read_whole() {
+        let payload: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        let wire = from_client(Message::binary(payload.clone()));
+        let pieces = wire.chunks(10_000).map(|c| Ok(c.to_vec())).collect();
+        let mut ws = server(pieces);
+        assert_eq!(ws.read().unwrap(), Message::binary(payload));
+    }
+
+    #[test]
+    fn a_protocol_error_sends_its_close_code_and_shuts_down() {
+        let mut ws = server(vec![Ok(b"\x81\x00".to_vec())]); // unmasked
+        assert!(matches!(ws.read(), Err(Error::Protocol(_))));
+        let mut retries = 0;
+        while ws.connection().buffered_amount() > 0 && retries < 100 {
+            let _ = ws.flush();
+            retries += 1;
+        }
+        let written = &ws.get_ref().written;
+        assert_eq!((written[0], &written[2..4]), (0x88, &b"\x03\xea"[..])); // close, 1002
+        assert_eq!(ws.get_ref().shutdowns, 1);
+        assert!(matches!(ws.read(), Err(Error::ConnectionClosed)));
+    }
+}

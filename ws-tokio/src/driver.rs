@@ -1,0 +1,673 @@
+//! The driver: the transport and the protocol core behind one lock, and the
+//! poll loops that move bytes between them.
+//!
+//! Nothing here knows a protocol rule. The core decides what to send, when
+//! the transport should close and when the close timer runs; the driver
+//! writes what the core queued, reads into the core's buffer, sleeps until
+//! the core's deadline, and hands out the core's events as [`Message`]s.
+//!
+//! Both halves of a split stream poll the same transport. A transport keeps
+//! one waker per direction, so every write-side poll (write, flush,
+//! shutdown) is made with a shared waker that wakes each half that waits on
+//! the write side ([`WriteWakers`]); only the reader polls the read side and
+//! the timer, with its own waker.
+
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{ready, Context, Poll, Wake, Waker};
+
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+use ws_proto::{CloseCode, Connection, Message, SendError};
+
+use crate::Error;
+
+/// The default high-water mark: [`Sink::poll_ready`](futures_sink::Sink::poll_ready)
+/// waits while more than this many bytes are queued for the transport.
+pub(crate) const DEFAULT_HIGH_WATER_MARK: usize = 64 * 1024;
+/// At most this many queued chunks go into one vectored write.
+const MAX_SLICES: usize = 64;
+/// Reads with nothing buffered go through a stack buffer of this size, so an
+/// idle connection holds no read buffer at all.
+const STACK_READ: usize = 8 * 1024;
+/// The smallest read made straight into the core's buffer.
+const MIN_READ: usize = 4 * 1024;
+/// The most reserved in the core's buffer at once for a large frame (the
+/// core has already checked the frame against `max_frame_size`).
+const MAX_RESERVE: usize = 16 << 20;
+/// Reads after the end was reported (waiting for the peer to close the
+/// transport) only look for the end of stream; the core discards the bytes.
+const DRAIN_READ: usize = 1024;
+
+/// Which half is polling, as an index into [`WriteWakers`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Reader = 0,
+    Writer = 1,
+}
+
+impl Side {
+    fn other(self) -> Self {
+        match self {
+            Self::Reader => Self::Writer,
+            Self::Writer => Self::Reader,
+        }
+    }
+}
+
+/// The tasks waiting for the transport's write side, one slot per half. It
+/// is itself the waker given to every write-side poll, so whichever half
+/// polled last, both are woken.
+#[derive(Debug, Default)]
+struct WriteWakers {
+    slots: Mutex<[Option<Waker>; 2]>,
+}
+
+impl WriteWakers {
+    fn register(&self, side: Side, waker: &Waker) {
+        let mut slots = lock(&self.slots);
+        let slot = &mut slots[side as usize];
+        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+
+    fn wake_side(&self, side: Side) {
+        let waker = lock(&self.slots)[side as usize].take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    fn wake_all(&self) {
+        let slots = core::mem::take(&mut *lock(&self.slots));
+        for waker in slots.into_iter().flatten() {
+            waker.wake();
+        }
+    }
+}
+
+impl Wake for WriteWakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_all();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.wake_all();
+    }
+}
+
+/// Locks, ignoring poisoning: the state is only changed through the core's
+/// methods, which do not panic, so a panic elsewhere leaves it consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What the reader has handed out so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadPhase {
+    /// Messages flow.
+    Reading,
+    /// The end (a close frame, 1006, or a protocol error) was handed out;
+    /// the driver finishes writing and closes the transport when the core
+    /// says so, reading only to notice the peer's end of stream.
+    Draining,
+    /// The stream has ended.
+    Done,
+}
+
+/// Everything behind the lock.
+struct State<S> {
+    io: S,
+    conn: Connection,
+    phase: ReadPhase,
+    /// The transport's write side was shut down.
+    shut_down: bool,
+    /// Bytes were written since the transport was last flushed.
+    unflushed: bool,
+    /// An I/O error broke the transport.
+    failed: bool,
+    /// That error, until one caller has been given it.
+    io_error: Option<io::Error>,
+    /// The reader's task, woken when the writer changes what it waits for.
+    reader_waker: Option<Waker>,
+    /// The core's close timer, allocated only while it runs.
+    timer: Option<Pin<Box<Sleep>>>,
+    high_water: usize,
+}
+
+/// The state shared by a stream and its halves.
+pub(crate) struct Shared<S> {
+    state: Mutex<State<S>>,
+    wakers: Arc<WriteWakers>,
+    write_waker: Waker,
+}
+
+/// The write-side wakers, borrowed next to the locked state.
+struct WriteCtx<'a> {
+    wakers: &'a WriteWakers,
+    waker: &'a Waker,
+}
+
+impl<S> Shared<S> {
+    pub(crate) fn new(io: S, conn: Connection) -> Arc<Self> {
+        let wakers = Arc::new(WriteWakers::default());
+        Arc::new(Self {
+            state: Mutex::new(State {
+                io,
+                conn,
+                phase: ReadPhase::Reading,
+                shut_down: false,
+                unflushed: false,
+                failed: false,
+                io_error: None,
+                reader_waker: None,
+                timer: None,
+                high_water: DEFAULT_HIGH_WATER_MARK,
+            }),
+            write_waker: Waker::from(Arc::clone(&wakers)),
+            wakers,
+        })
+    }
+
+    fn parts(&self) -> (MutexGuard<'_, State<S>>, WriteCtx<'_>) {
+        let ctx = WriteCtx {
+            wakers: &self.wakers,
+            waker: &self.write_waker,
+        };
+        (lock(&self.state), ctx)
+    }
+
+    /// Runs `f` on the core, for getters.
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> T) -> T {
+        f(&lock(&self.state).conn)
+    }
+
+    pub(crate) fn set_high_water_mark(&self, bytes: usize) {
+        lock(&self.state).high_water = bytes;
+        // A writer waiting in `poll_ready` may be free to go now.
+        self.wakers.wake_side(Side::Writer);
+    }
+
+    pub(crate) fn high_water_mark(&self) -> usize {
+        lock(&self.state).high_water
+    }
+
+    /// Whether the reader has handed out the end of the stream.
+    pub(crate) fn is_terminated(&self) -> bool {
+        lock(&self.state).phase == ReadPhase::Done
+    }
+
+    /// Gives the transport back, if nothing else holds the state.
+    pub(crate) fn into_io(self: Arc<Self>) -> Option<S> {
+        Arc::into_inner(self).map(|shared| {
+            shared
+                .state
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .io
+        })
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
+    /// The reader's poll: the next message, `None` once the stream ended.
+    pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        let (mut state, w) = self.parts();
+        state.poll_next(cx, &w)
+    }
+
+    /// `Sink::poll_ready`: waits while more than the high-water mark is queued.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let (mut state, w) = self.parts();
+        state.check_open()?;
+        let limit = state.high_water;
+        state.poll_write_side(limit, Side::Writer, cx, &w)
+    }
+
+    /// `Sink::start_send`: queues a message in the core.
+    pub(crate) fn start_send(&self, message: Message) -> Result<(), Error> {
+        let (mut state, _) = self.parts();
+        state.check_open()?;
+        let is_close = matches!(message, Message::Close(_));
+        state.conn.send(message)?;
+        if is_close {
+            // The reader must start the core's close timer and watch for the answer.
+            state.wake_reader();
+        }
+        Ok(())
+    }
+
+    /// `Sink::poll_flush`: writes everything queued.
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let (mut state, w) = self.parts();
+        if state.conn.buffered_amount() == 0 && !state.unflushed && !state.failed {
+            return Poll::Ready(Ok(()));
+        }
+        state.check_open()?;
+        state.poll_write_side(0, Side::Writer, cx, &w)
+    }
+
+    /// Queues a close frame unless one was sent or the connection has ended.
+    pub(crate) fn start_close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let (mut state, _) = self.parts();
+        match state.conn.close(code, reason) {
+            Ok(()) => {
+                state.wake_reader();
+                Ok(())
+            }
+            // Already closing or closed: closing again has nothing to add.
+            Err(SendError::CloseSent | SendError::Closed) => Ok(()),
+            Err(err) => Err(Error::Send(err)),
+        }
+    }
+
+    /// `Sink::poll_close`: queues a 1000 close frame if none was sent,
+    /// writes everything, and shuts the transport down if the core says so.
+    pub(crate) fn poll_close(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.start_close(CloseCode::NORMAL, "")?;
+        let (mut state, w) = self.parts();
+        if state.failed || state.shut_down {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(state.poll_write_side(0, Side::Writer, cx, &w))?;
+        if state.conn.should_close_transport() {
+            ready!(state.poll_shutdown(Side::Writer, cx, &w));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
+    fn wake_reader(&mut self) {
+        if let Some(waker) = self.reader_waker.take() {
+            waker.wake();
+        }
+    }
+
+    /// Records a broken transport and wakes both halves so they notice.
+    fn fail(&mut self, err: io::Error, w: &WriteCtx<'_>) {
+        if !self.failed {
+            self.failed = true;
+            self.io_error = Some(err);
+        }
+        self.wake_reader();
+        w.wakers.wake_all();
+    }
+
+    /// For the writer: the transport is still usable.
+    fn check_open(&mut self) -> Result<(), Error> {
+        if self.failed {
+            return Err(self
+                .io_error
+                .take()
+                .map_or(Error::ConnectionClosed, Error::Io));
+        }
+        if self.shut_down {
+            return Err(Error::ConnectionClosed);
+        }
+        Ok(())
+    }
+
+    /// A writer-side transmit with the error handed to the caller.
+    fn poll_write_side(
+        &mut self,
+        limit: usize,
+        side: Side,
+        cx: &Context<'_>,
+        w: &WriteCtx<'_>,
+    ) -> Poll<Result<(), Error>> {
+        match ready!(self.poll_transmit(limit, side, cx, w)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(err) => {
+                self.fail(err, w);
+                Poll::Ready(Err(self
+                    .check_open()
+                    .err()
+                    .unwrap_or(Error::ConnectionClosed)))
+            }
+        }
+    }
+
+    /// Writes queued bytes until at most `limit` remain (then, for 0, flushes
+    /// the transport), with vectored writes straight from the core's queue.
+    fn poll_transmit(
+        &mut self,
+        limit: usize,
+        side: Side,
+        cx: &Context<'_>,
+        w: &WriteCtx<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.conn.buffered_amount() <= limit && (limit > 0 || !self.unflushed) {
+            return Poll::Ready(Ok(()));
+        }
+        w.wakers.register(side, cx.waker());
+        let mut write_cx = Context::from_waker(w.waker);
+        let mut progressed = false;
+        let result = loop {
+            if self.conn.buffered_amount() <= limit {
+                break Poll::Ready(Ok(()));
+            }
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let max = if self.io.is_write_vectored() {
+                MAX_SLICES
+            } else {
+                1
+            };
+            let mut count = 0;
+            for (slot, chunk) in slices[..max].iter_mut().zip(self.conn.transmit_slices()) {
+                *slot = IoSlice::new(chunk);
+                count += 1;
+            }
+            match Pin::new(&mut self.io).poll_write_vectored(&mut write_cx, &slices[..count]) {
+                Poll::Ready(Ok(0)) => break Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.conn.advance_transmit(n);
+                    self.unflushed = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(err)) => break Poll::Ready(Err(err)),
+                Poll::Pending => break Poll::Pending,
+            }
+        };
+        if progressed {
+            // The other half may be waiting for room in the queue.
+            w.wakers.wake_side(side.other());
+        }
+        match result {
+            Poll::Ready(Ok(())) if limit == 0 => {
+                ready!(Pin::new(&mut self.io).poll_flush(&mut write_cx))?;
+                self.unflushed = false;
+                Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+
+    /// Shuts the transport's write side down once; errors end it all the same.
+    fn poll_shutdown(&mut self, side: Side, cx: &Context<'_>, w: &WriteCtx<'_>) -> Poll<()> {
+        if !self.shut_down {
+            w.wakers.register(side, cx.waker());
+            let mut write_cx = Context::from_waker(w.waker);
+            // An error here (the peer already gone) leaves the transport just as closed.
+            let _ = ready!(Pin::new(&mut self.io).poll_shutdown(&mut write_cx));
+            self.shut_down = true;
+            self.wake_reader();
+            w.wakers.wake_all();
+        }
+        Poll::Ready(())
+    }
+
+    /// The core's close timer: sleeps until its deadline; `true` once
+    /// `handle_timeout` was called because it expired.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.conn.poll_timeout(Instant::now().into_std()) else {
+            self.timer = None;
+            return false;
+        };
+        let deadline = Instant::from_std(deadline);
+        let sleep = match &mut self.timer {
+            Some(sleep) => {
+                if sleep.deadline() != deadline {
+                    sleep.as_mut().reset(deadline);
+                }
+                sleep
+            }
+            slot @ None => slot.insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        if sleep.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.timer = None;
+        self.conn
+            .handle_timeout(Instant::now().max(deadline).into_std());
+        true
+    }
+
+    /// Reads from the transport into the core: through a small stack buffer
+    /// when nothing is buffered (an idle connection keeps no buffer), else
+    /// straight into the core's buffer, sized by its hint for large frames.
+    /// `Ok(0)` is the end of stream.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let hint = self.conn.receive_size_hint();
+        let buf = self.conn.receive_buffer();
+        if buf.is_empty() {
+            // Nothing is buffered: let go of the allocation earlier frames
+            // were cut from (its spare room would keep all of it alive).
+            *buf = BytesMut::new();
+            if hint <= STACK_READ {
+                return self.poll_read_copy::<STACK_READ>(cx);
+            }
+            buf.reserve(hint.min(MAX_RESERVE));
+        } else if buf.capacity() - buf.len() < MIN_READ {
+            buf.reserve(hint.clamp(MIN_READ, MAX_RESERVE));
+        }
+        poll_read_spare(Pin::new(&mut self.io), buf, cx)
+    }
+
+    /// Reads into a stack buffer and hands the bytes to `Connection::receive`.
+    fn poll_read_copy<const N: usize>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut stack = [MaybeUninit::<u8>::uninit(); N];
+        let mut read = ReadBuf::uninit(&mut stack);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut read))?;
+        self.conn.receive(read.filled());
+        Poll::Ready(Ok(read.filled().len()))
+    }
+
+    /// A read error or end of stream seen by the reader.
+    fn on_read(&mut self, result: io::Result<usize>, w: &WriteCtx<'_>) {
+        match result {
+            Ok(0) => self.conn.receive_eof(),
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => self.fail(err, w),
+        }
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+        w: &WriteCtx<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        if !self
+            .reader_waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            self.reader_waker = Some(cx.waker().clone());
+        }
+        loop {
+            match self.phase {
+                ReadPhase::Done => return Poll::Ready(None),
+                ReadPhase::Reading => {
+                    if let Some(item) = self.next_event(w) {
+                        self.settle(cx, w);
+                        return Poll::Ready(Some(item));
+                    }
+                    if self.failed {
+                        if let Some(err) = self.io_error.take() {
+                            return Poll::Ready(Some(Err(Error::Io(err))));
+                        }
+                        // The transport is gone: the core reports 1006 now.
+                        self.conn.receive_eof();
+                        if let Some(item) = self.next_event(w) {
+                            return Poll::Ready(Some(item));
+                        }
+                        self.phase = ReadPhase::Done;
+                        continue;
+                    }
+                    // Write what the core queued (pongs); waiting is not needed here.
+                    if let Poll::Ready(Err(err)) = self.poll_transmit(0, Side::Reader, cx, w) {
+                        self.fail(err, w);
+                        continue;
+                    }
+                    if self.poll_timer(cx) {
+                        continue;
+                    }
+                    let result = ready!(self.poll_read(cx));
+                    self.on_read(result, w);
+                }
+                ReadPhase::Draining => {
+                    if self.failed || self.shut_down {
+                        self.phase = ReadPhase::Done;
+                        continue;
+                    }
+                    let flushed = match self.poll_transmit(0, Side::Reader, cx, w) {
+                        Poll::Ready(Ok(())) => true,
+                        Poll::Ready(Err(err)) => {
+                            self.fail(err, w);
+                            continue;
+                        }
+                        Poll::Pending => false,
+                    };
+                    if self.conn.should_close_transport() {
+                        if !flushed {
+                            return Poll::Pending;
+                        }
+                        ready!(self.poll_shutdown(Side::Reader, cx, w));
+                        continue;
+                    }
+                    if self.poll_timer(cx) {
+                        continue;
+                    }
+                    // The peer is to close the transport (or the timer fires).
+                    let result = ready!(self.poll_read_copy::<DRAIN_READ>(cx));
+                    self.on_read(result, w);
+                }
+            }
+        }
+    }
+
+    /// Before an item is handed out: writes what the core queued for it (a
+    /// pong, a close reply, the close frame of a protocol error) and, if the
+    /// core says so, shuts the transport down, as far as that can go without
+    /// waiting. A caller that stops reading after the last item still leaves
+    /// a finished close behind in the usual case; reading on finishes it in
+    /// every case.
+    fn settle(&mut self, cx: &Context<'_>, w: &WriteCtx<'_>) {
+        match self.poll_transmit(0, Side::Reader, cx, w) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(err)) => return self.fail(err, w),
+            Poll::Pending => return,
+        }
+        if self.phase == ReadPhase::Draining && self.conn.should_close_transport() {
+            let _ = self.poll_shutdown(Side::Reader, cx, w);
+        }
+    }
+
+    /// The core's next event as a stream item, if it has one; moves to
+    /// draining on the last one.
+    fn next_event(&mut self, w: &WriteCtx<'_>) -> Option<Result<Message, Error>> {
+        let item = loop {
+            match self.conn.poll_event() {
+                Ok(None) => return None,
+                Ok(Some(event)) => match event.into_message() {
+                    Some(message) => break Ok(message),
+                    // A fragment: only a connection built with fragment
+                    // delivery on makes them, and the stream has no item
+                    // for one (see `WebSocketStream::from_connection`).
+                    None => continue,
+                },
+                Err(err) => break Err(Error::Protocol(err)),
+            }
+        };
+        if matches!(item, Ok(Message::Close(_)) | Err(_)) {
+            self.phase = ReadPhase::Draining;
+            // A writer waiting on a closed connection should find out.
+            w.wakers.wake_side(Side::Writer);
+        }
+        Some(item)
+    }
+}
+
+/// Reads into the spare capacity of `buf` without zeroing it first.
+fn poll_read_spare<S: AsyncRead + Unpin>(
+    io: Pin<&mut S>,
+    buf: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    let spare = buf.chunk_mut();
+    // SAFETY: the slice is only handed to `ReadBuf`, which never writes
+    // uninitialized bytes into it, so no initialized byte is de-initialized.
+    let spare = unsafe { spare.as_uninit_slice_mut() };
+    let start = spare.as_ptr();
+    let mut read = ReadBuf::uninit(spare);
+    ready!(io.poll_read(cx, &mut read))?;
+    if read.filled().as_ptr().cast::<MaybeUninit<u8>>() != start {
+        return Poll::Ready(Err(io::Error::other(
+            "the transport's poll_read swapped the read buffer",
+        )));
+    }
+    let n = read.filled().len();
+    // SAFETY: the check above shows `read` still covers our spare capacity,
+    // and its first `n` bytes (the filled part) are initialized.
+    unsafe { buf.advance_mut(n) };
+    Poll::Ready(Ok(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::task::Waker;
+
+    use tokio::io::AsyncWriteExt;
+    use ws_proto::{Config, Role};
+
+    use super::*;
+
+    fn poll_once<S: AsyncRead + AsyncWrite + Unpin>(
+        shared: &Shared<S>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        shared.poll_next(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_keeps_no_read_buffer() {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 20);
+        let shared = Shared::new(ours, Connection::new(Role::Server, Config::default()));
+        let mut client = Connection::new(Role::Client, Config::default());
+        for len in [0, 10, 5000, 300_000] {
+            client.send_binary(vec![1u8; len]).unwrap();
+            client.send_binary(vec![2u8; len]).unwrap();
+            while let Some(bytes) = client.poll_transmit() {
+                theirs.write_all(&bytes).await.unwrap();
+            }
+            for _ in 0..2 {
+                let message = poll_fn(|cx| shared.poll_next(cx)).await.unwrap().unwrap();
+                assert_eq!(message.len(), len);
+            }
+            // Nothing more to read: the poll waits, holding no buffer.
+            assert!(poll_once(&shared).is_pending());
+            let capacity = lock(&shared.state).conn.receive_buffer().capacity();
+            assert_eq!(capacity, 0, "after two {len}-byte messages");
+        }
+    }
+
+    #[test]
+    fn write_wakers_wake_every_waiting_half() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let reader = Arc::new(Count(AtomicUsize::new(0)));
+        let writer = Arc::new(Count(AtomicUsize::new(0)));
+        let wakers = Arc::new(WriteWakers::default());
+        wakers.register(Side::Reader, &Waker::from(Arc::clone(&reader)));
+        wakers.register(Side::Writer, &Waker::from(Arc::clone(&writer)));
+        // The transport holds the shared waker, whoever polled it last.
+        Waker::from(Arc::clone(&wakers)).wake_by_ref();
+        assert_eq!(reader.0.load(Ordering::Relaxed), 1);
+        assert_eq!(writer.0.load(Ordering::Relaxed), 1);
+        // Each registration is woken once.
+        Waker::from(wakers).wake();
+        assert_eq!(reader.0.load(Ordering::Relaxed), 1);
+    }
+}
