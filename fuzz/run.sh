@@ -40,7 +40,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   log "installing cargo-fuzz from crates.io"
   cargo install cargo-fuzz --locked
 fi
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+if rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
   CARGO=(cargo +nightly)
   log "toolchain: nightly"
 else

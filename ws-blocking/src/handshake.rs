@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
-use ws_proto::{Config, Connection, Randomness, Role};
+use ws_proto::{Config, Connection, Role};
 
 use crate::{Error, Transport, WebSocket};
 
@@ -36,7 +36,10 @@ pub fn client<S: Transport>(
     mut stream: S,
     config: Config,
 ) -> Result<(WebSocket<S>, Response), Error> {
-    let (request_bytes, pending) = request.into_handshake(&mut Randomness::os());
+    let mut config = config;
+    let (request_bytes, pending) = request
+        .offer_extensions(&config)
+        .into_handshake(config.randomness_mut());
     stream.write_all(&request_bytes)?;
     stream.flush()?;
     let mut buf = Vec::new();
@@ -46,7 +49,8 @@ pub fn client<S: Transport>(
         }
         read_more(&mut stream, &mut buf)?;
     };
-    let mut conn = Connection::new(Role::Client, config);
+    let extensions = response.negotiated().clone();
+    let mut conn = Connection::with_extensions(Role::Client, config, extensions);
     conn.receive(&buf[used..]);
     Ok((WebSocket::from_parts(stream, conn), response))
 }
@@ -117,7 +121,7 @@ where
             }
         }
     };
-    let response = callback(&request);
+    let (response, extensions) = request.accept_extensions(callback(&request), &config);
     if !response.is_accept() {
         let _ = refuse(&mut stream, &response);
         return Err(Error::Refused {
@@ -126,7 +130,7 @@ where
     }
     stream.write_all(&response.to_bytes())?;
     stream.flush()?;
-    let mut conn = Connection::new(Role::Server, config);
+    let mut conn = Connection::with_extensions(Role::Server, config, extensions);
     conn.receive(&buf[used..]);
     Ok(WebSocket::from_parts(stream, conn))
 }

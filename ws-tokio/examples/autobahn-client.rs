@@ -13,7 +13,8 @@
 
 use std::process::ExitCode;
 
-use ws_tokio::{connect, Error, Message};
+use ws_tokio::ws_proto::DeflateConfig;
+use ws_tokio::{connect, connect_with, ClientRequest, Config, Error, Message};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -65,7 +66,11 @@ async fn case_count(base: &str) -> Result<u32, Box<dyn std::error::Error>> {
 
 /// Echoes data messages until the stream ends; reports the first error.
 async fn run_case(url: &str) -> Result<(), Error> {
-    let (mut ws, _) = connect(url).await?;
+    // Offer permessage-deflate promising no client context takeover as well,
+    // so that every acceptance the suite's section 13 asks for is possible.
+    let deflate = DeflateConfig::default().client_no_context_takeover(true);
+    let config = Config::default().deflate(Some(deflate));
+    let (mut ws, _) = connect_with(ClientRequest::from_url(url)?, config, None).await?;
     let mut first_error = None;
     while let Some(item) = ws.recv().await {
         match item {

@@ -6,7 +6,7 @@ use std::io;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
-use ws_proto::{Config, Randomness, Role};
+use ws_proto::{Config, Connection, Role};
 
 use crate::{Error, WebSocketStream};
 
@@ -38,20 +38,24 @@ pub async fn client<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (bytes, pending) = request.into_handshake(&mut Randomness::os());
+    let mut config = config;
+    let (bytes, pending) = request
+        .offer_extensions(&config)
+        .into_handshake(config.randomness_mut());
     stream.write_all(&bytes).await?;
     stream.flush().await?;
     let mut head = Vec::new();
     loop {
         read_more(&mut stream, &mut head, "the server").await?;
         if let Some((response, used)) = pending.parse_response(&head)? {
-            let ws = WebSocketStream::from_raw_with_leftover(
-                stream,
+            let extensions = response.negotiated().clone();
+            let mut conn = Connection::with_extensions(
                 Role::Client,
-                config,
-                &head[used..],
+                config.deliver_fragments(false),
+                extensions,
             );
-            return Ok((ws, response));
+            conn.receive(&head[used..]);
+            return Ok((WebSocketStream::from_connection(stream, conn), response));
         }
     }
 }
@@ -159,7 +163,7 @@ where
             }
         }
     };
-    let response = callback(&request);
+    let (response, extensions) = request.accept_extensions(callback(&request), &config);
     if !response.is_accept() {
         refuse(&mut stream, &response).await;
         return Err(Error::Rejected {
@@ -168,12 +172,10 @@ where
     }
     stream.write_all(&response.to_bytes()).await?;
     stream.flush().await?;
-    Ok(WebSocketStream::from_raw_with_leftover(
-        stream,
-        Role::Server,
-        config,
-        &head[used..],
-    ))
+    let mut conn =
+        Connection::with_extensions(Role::Server, config.deliver_fragments(false), extensions);
+    conn.receive(&head[used..]);
+    Ok(WebSocketStream::from_connection(stream, conn))
 }
 
 /// Writes a refusal and closes the transport; failures are ignored, as the

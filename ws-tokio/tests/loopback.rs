@@ -419,7 +419,11 @@ async fn poll_ready_waits_when_the_peer_does_not_read() {
             let _ = done_rx.await; // never reads
             drop(ws);
         });
-        let (mut ws, _) = connect(&format!("ws://{addr}/")).await.unwrap();
+        // Without compression: the repeated payload would otherwise shrink to nothing.
+        let request = ClientRequest::from_url(&format!("ws://{addr}/")).unwrap();
+        let (mut ws, _) = connect_with(request, Config::default().deflate(None), None)
+            .await
+            .unwrap();
         let high_water = 64 * 1024;
         assert_eq!(ws.high_water_mark(), high_water);
         let message = Bytes::from(vec![7u8; 16 * 1024]);
