@@ -373,10 +373,11 @@ fn peer_that_never_answers_our_close_times_out_as_abnormal() {
     assert_eq!(s.ready_state(), ReadyState::Closed);
     assert!(s.should_close_transport());
     let (events, _) = drain(&mut s);
-    assert_eq!(
-        events,
-        [Event::Close(CloseFrame::new(CloseCode::ABNORMAL, ""))]
-    );
+    let [Event::Close(frame)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(frame.code, CloseCode::ABNORMAL);
+    assert!(frame.reason.contains("close timeout"), "{}", frame.reason);
 }
 
 #[test]
@@ -634,4 +635,61 @@ fn receive_buffer_discards_input_after_the_end() {
     s.receive_buffer().extend_from_slice(&[0; 4096]);
     assert!(s.receive_buffer().len() <= 4096 || s.receive_buffer().is_empty());
     assert!(s.receive_buffer().is_empty());
+}
+
+#[test]
+fn keepalive_pings_a_quiet_peer_and_gives_up_on_a_dead_one() {
+    let s1 = Duration::from_secs(1);
+    let config = Config::default()
+        .ping_interval(Some(10 * s1))
+        .idle_timeout(Some(25 * s1));
+    let mut pair = Pair::new(Config::default(), config);
+    let t0 = Instant::now();
+    assert_eq!(pair.server.poll_timeout(t0), Some(t0 + 10 * s1));
+    // Quiet for 10 s: a ping goes out; the client answers it.
+    pair.server.handle_timeout(t0 + 10 * s1);
+    let (events, _) = pair.deliver_to_client();
+    assert!(matches!(events[..], [Event::Ping(_)]), "{events:?}");
+    let (events, _) = pair.deliver_to_server();
+    assert!(matches!(events[..], [Event::Pong(_)]), "{events:?}");
+    // The pong counts as activity: the next ping is 10 s after it.
+    assert_eq!(pair.server.poll_timeout(t0 + 11 * s1), Some(t0 + 21 * s1));
+    // Now the client goes silent: pings at 21 s and 31 s, then gives up at 36 s.
+    pair.server.handle_timeout(t0 + 21 * s1);
+    assert_eq!(parse_frames(&take_output(&mut pair.server))[0].0, 9);
+    assert_eq!(pair.server.poll_timeout(t0 + 21 * s1), Some(t0 + 31 * s1));
+    pair.server.handle_timeout(t0 + 31 * s1);
+    take_output(&mut pair.server);
+    assert_eq!(pair.server.poll_timeout(t0 + 31 * s1), Some(t0 + 36 * s1));
+    pair.server.handle_timeout(t0 + 36 * s1);
+    assert_eq!(pair.server.ready_state(), ReadyState::Closed);
+    assert!(pair.server.should_close_transport());
+    assert_eq!(
+        sent_close_code(&take_output(&mut pair.server)),
+        Some(1001),
+        "the peer is told 1001"
+    );
+    let (events, err) = drain(&mut pair.server);
+    assert_eq!(err, None);
+    let [Event::Close(frame)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(frame.code, CloseCode::ABNORMAL, "the application sees 1006");
+    assert!(frame.reason.contains("idle"));
+}
+
+#[test]
+fn keepalive_is_off_by_default_and_stops_once_closing() {
+    let mut s = server();
+    let t0 = Instant::now();
+    assert_eq!(s.poll_timeout(t0), None);
+    let config = Config::default().ping_interval(Some(Duration::from_secs(1)));
+    let mut s = Connection::new(Role::Server, config.close_timeout(Duration::from_secs(30)));
+    assert!(s.poll_timeout(t0).is_some());
+    s.close(CloseCode::NORMAL, "").unwrap();
+    take_output(&mut s);
+    // Only the close timer runs now.
+    assert_eq!(s.poll_timeout(t0), Some(t0 + Duration::from_secs(30)));
+    s.handle_timeout(t0 + Duration::from_secs(2));
+    assert!(take_output(&mut s).is_empty(), "no pings after close");
 }

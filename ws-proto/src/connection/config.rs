@@ -25,6 +25,9 @@ pub struct Config {
     pub(crate) deliver_fragments: bool,
     pub(crate) max_send_frame_size: usize,
     pub(crate) close_timeout: Duration,
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) handshake_timeout: Duration,
     pub(crate) randomness: Randomness,
     #[cfg(feature = "deflate")]
     pub(crate) deflate: Option<crate::DeflateConfig>,
@@ -32,7 +35,8 @@ pub struct Config {
 
 impl Default for Config {
     /// 16 MiB frames, 64 MiB messages, automatic pongs, whole messages,
-    /// unfragmented sends, a 5 s close timeout, OS randomness, and
+    /// unfragmented sends, a 5 s close timeout, no keepalive pings, no idle
+    /// timeout, a 10 s handshake timeout, OS randomness, and
     /// permessage-deflate offered (client) and accepted (server) with its defaults.
     fn default() -> Self {
         Self {
@@ -42,6 +46,9 @@ impl Default for Config {
             deliver_fragments: false,
             max_send_frame_size: usize::MAX,
             close_timeout: Duration::from_secs(5),
+            ping_interval: None,
+            idle_timeout: None,
+            handshake_timeout: Duration::from_secs(10),
             randomness: Randomness::os(),
             #[cfg(feature = "deflate")]
             deflate: Some(crate::DeflateConfig::default()),
@@ -121,6 +128,64 @@ impl Config {
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
+    }
+
+    /// Send a ping whenever nothing has arrived from the peer for this long
+    /// (default: never). Keeps NAT and proxy mappings alive and, with
+    /// [`idle_timeout`](Self::idle_timeout), detects a dead peer.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().ping_interval(Some(std::time::Duration::from_secs(20)));
+    /// # let _ = c;
+    /// ```
+    pub fn ping_interval(mut self, every: Option<Duration>) -> Self {
+        self.ping_interval = every.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// Give up on a peer from which nothing (not even a pong) has arrived for
+    /// this long (default: never): the peer is sent close code 1001, and the
+    /// application sees [`Event::Close`](crate::Event::Close) with code 1006.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().idle_timeout(Some(std::time::Duration::from_secs(60)));
+    /// # let _ = c;
+    /// ```
+    pub fn idle_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.idle_timeout = limit.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// How long an adapter waits for the opening handshake to complete
+    /// before dropping the transport (default 10 s): a client that opens a
+    /// connection and sends nothing, or sends its headers a byte a minute,
+    /// does not hold a server's socket.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().handshake_timeout(std::time::Duration::from_secs(3));
+    /// assert_eq!(c.get_handshake_timeout(), std::time::Duration::from_secs(3));
+    /// ```
+    pub fn handshake_timeout(mut self, limit: Duration) -> Self {
+        self.handshake_timeout = limit;
+        self
+    }
+
+    /// The opening-handshake timeout adapters apply.
+    ///
+    /// ```
+    /// assert_eq!(ws_proto::Config::default().get_handshake_timeout(), std::time::Duration::from_secs(10));
+    /// ```
+    pub fn get_handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+
+    /// The close-handshake timeout.
+    ///
+    /// ```
+    /// assert_eq!(ws_proto::Config::default().get_close_timeout(), std::time::Duration::from_secs(5));
+    /// ```
+    pub fn get_close_timeout(&self) -> Duration {
+        self.close_timeout
     }
 
     /// The source of masking keys (default: the OS generator). Inject

@@ -2,6 +2,7 @@
 
 mod config;
 mod event;
+mod keepalive;
 mod outbound;
 mod state;
 
@@ -19,6 +20,7 @@ use crate::{
     CloseCode, CloseFrame, Extensions, Fragment, Message, MessageKind, ProtocolError, SendError,
     Utf8Bytes,
 };
+use keepalive::{Keepalive, KeepaliveAction};
 use outbound::Outbound;
 use state::CloseState;
 
@@ -113,6 +115,9 @@ pub struct Connection {
     error: Option<ProtocolError>,
     /// The kind of the fragmented message being sent with `send_fragment`.
     sending_fragmented: Option<MessageKind>,
+    keepalive: Keepalive,
+    /// Numbers keepalive pings.
+    pings_sent: u64,
     #[cfg(feature = "deflate")]
     deflate: Option<DeflateState>,
 }
@@ -166,6 +171,7 @@ impl Connection {
             deliver_fragments: config.deliver_fragments,
             rsv1_allowed: false,
         });
+        let keepalive = Keepalive::new(config.ping_interval, config.idle_timeout);
         #[allow(unused_mut)]
         let mut conn = Self {
             role,
@@ -176,6 +182,8 @@ impl Connection {
             close: CloseState::default(),
             error: None,
             sending_fragmented: None,
+            keepalive,
+            pings_sent: 0,
             #[cfg(feature = "deflate")]
             deflate: None,
         };
@@ -330,6 +338,27 @@ impl Connection {
     /// assert!(matches!(conn.poll_event(), Ok(Some(Event::Close(f))) if f.code == CloseCode::ABNORMAL));
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ready_state() == ReadyState::Open {
+            match self.keepalive.on_timeout(now) {
+                KeepaliveAction::None => {}
+                KeepaliveAction::SendPing => {
+                    self.pings_sent += 1;
+                    let payload = Bytes::copy_from_slice(&self.pings_sent.to_be_bytes());
+                    self.push_frame(true, OpCode::Ping, &payload);
+                }
+                KeepaliveAction::GiveUp => {
+                    // The peer is gone or stuck: tell it we are leaving (it
+                    // may never read this) and end without waiting for a reply.
+                    let payload = CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout").encode();
+                    self.push_frame(true, OpCode::Close, &payload);
+                    self.close.sent = true;
+                    self.close.timed_out = true;
+                    self.close.abnormal_reason = "idle timeout: nothing received from the peer";
+                    self.read_buf = BytesMut::new();
+                    return;
+                }
+            }
+        }
         let Some(deadline) = self.close.deadline else {
             return;
         };
@@ -339,6 +368,10 @@ impl Connection {
         self.close.deadline = None;
         if self.close.timer_wanted(self.role) {
             self.close.timed_out = true;
+            if !self.close.received {
+                self.close.abnormal_reason =
+                    "close timeout: the peer did not answer our close frame";
+            }
             self.read_buf = BytesMut::new();
         }
         if self.should_close_transport() {
@@ -377,7 +410,10 @@ impl Connection {
         if !self.close.timed_out {
             loop {
                 let decoded = match self.decoder.decode(&mut self.read_buf) {
-                    Ok(Some(decoded)) => decoded,
+                    Ok(Some(decoded)) => {
+                        self.keepalive.note_activity();
+                        decoded
+                    }
                     Ok(None) => break,
                     Err(err) => return Err(self.fail(err)),
                 };
@@ -389,7 +425,11 @@ impl Connection {
         if self.close.eof || self.close.timed_out {
             self.close.reported = true;
             self.read_buf = BytesMut::new();
-            return Ok(Some(Event::Close(CloseFrame::new(CloseCode::ABNORMAL, ""))));
+            let reason = self.close.abnormal_reason;
+            return Ok(Some(Event::Close(CloseFrame::new(
+                CloseCode::ABNORMAL,
+                reason,
+            ))));
         }
         Ok(None)
     }
@@ -471,16 +511,26 @@ impl Connection {
         // The close timer, or the linger timer: the transport should close
         // but the peer has not yet taken what is queued.
         let lingering = self.should_close_transport() && self.outbound.buffered() > 0;
-        if !self.close.timer_wanted(self.role) && !lingering {
+        let close = if self.close.timer_wanted(self.role) || lingering {
+            Some(
+                *self
+                    .close
+                    .deadline
+                    .get_or_insert_with(|| now + self.config.close_timeout),
+            )
+        } else {
             self.close.deadline = None;
-            return None;
+            None
+        };
+        let keepalive = if self.ready_state() == ReadyState::Open {
+            self.keepalive.deadline(now)
+        } else {
+            None
+        };
+        match (close, keepalive) {
+            (Some(c), Some(k)) => Some(c.min(k)),
+            (c, k) => c.or(k),
         }
-        Some(
-            *self
-                .close
-                .deadline
-                .get_or_insert_with(|| now + self.config.close_timeout),
-        )
     }
 
     // ----- commands -----

@@ -41,6 +41,9 @@ pub(crate) struct CloseState {
     pub(crate) reported: bool,
     /// When the close timer expires, once armed.
     pub(crate) deadline: Option<Instant>,
+    /// Why the connection ended without the peer's close frame, for the
+    /// reason of the 1006 event (empty when the transport simply ended).
+    pub(crate) abnormal_reason: &'static str,
 }
 
 impl CloseState {
