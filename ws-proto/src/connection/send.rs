@@ -1,0 +1,275 @@
+//! Commands: what the application sends, and how frames are queued.
+
+use bytes::Bytes;
+
+use super::{Connection, Role};
+use crate::frame::{FrameHeader, OpCode};
+use crate::{CloseCode, CloseFrame, Fragment, Message, MessageKind, SendError, Utf8Bytes};
+
+/// Per-message choices for [`Connection::send_with`].
+///
+/// ```
+/// use ws_proto::SendOptions;
+/// let raw = SendOptions::default().compress(false);
+/// # let _ = raw;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SendOptions {
+    compress: bool,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        Self { compress: true }
+    }
+}
+
+impl SendOptions {
+    /// Compress this message if permessage-deflate was negotiated and the
+    /// message reaches the threshold (default `true`). Turn it off for data
+    /// that is already compressed (images, archives).
+    ///
+    /// ```
+    /// let opts = ws_proto::SendOptions::default().compress(false);
+    /// # let _ = opts;
+    /// ```
+    pub fn compress(mut self, on: bool) -> Self {
+        self.compress = on;
+        self
+    }
+}
+
+impl Connection {
+    // ----- commands -----
+
+    /// Sends any [`Message`]; a `Close` starts or answers the close handshake.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Message, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send(Message::text("hi")).unwrap();
+    /// ```
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        match message {
+            Message::Text(text) => self.send_text(text),
+            Message::Binary(data) => self.send_binary(data),
+            Message::Ping(data) => self.send_ping(data),
+            Message::Pong(data) => self.send_pong(data),
+            Message::Close(frame) => self.send_close_frame(frame),
+        }
+    }
+
+    /// Sends a message with per-message options (for example without compression).
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Message, Role, SendOptions};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_with(Message::binary(vec![0; 100]), SendOptions::default().compress(false)).unwrap();
+    /// ```
+    pub fn send_with(&mut self, message: Message, options: SendOptions) -> Result<(), SendError> {
+        match message {
+            Message::Text(text) => self.send_data(OpCode::Text, text.into_bytes(), options),
+            Message::Binary(data) => self.send_data(OpCode::Binary, data, options),
+            other => self.send(other),
+        }
+    }
+
+    /// Sends a text message, split into frames of at most
+    /// [`Config::max_send_frame_size`] bytes.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_text(String::from("hello")).unwrap();
+    /// ```
+    pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), SendError> {
+        self.send_data(
+            OpCode::Text,
+            text.into().into_bytes(),
+            SendOptions::default(),
+        )
+    }
+
+    /// Sends a binary message, split into frames of at most
+    /// [`Config::max_send_frame_size`] bytes. A server sends large payloads
+    /// without copying them.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_binary(bytes::Bytes::from_static(&[0; 1024])).unwrap();
+    /// ```
+    pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_data(OpCode::Binary, data.into(), SendOptions::default())
+    }
+
+    /// Sends a ping (at most 125 bytes).
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// client.send_ping(&b"are you there"[..]).unwrap();
+    /// ```
+    pub fn send_ping(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, data.into())
+    }
+
+    /// Sends an unsolicited pong or, with `auto_pong` off, the answer to a ping
+    /// (at most 125 bytes).
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut client = Connection::new(Role::Client, Config::default().auto_pong(false));
+    /// client.send_pong(&b"heartbeat"[..]).unwrap();
+    /// ```
+    pub fn send_pong(&mut self, data: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, data.into())
+    }
+
+    /// Starts the close handshake with `code` and `reason` (at most 123 bytes).
+    /// [`CloseCode::NO_STATUS_RECEIVED`] with an empty reason sends a close
+    /// frame with no body. Nothing else may be sent afterwards; received data is still delivered
+    /// until the peer's close frame arrives.
+    ///
+    /// ```
+    /// # use ws_proto::{CloseCode, Config, Connection, Role, SendError};
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// assert_eq!(client.close(CloseCode::ABNORMAL, ""), Err(SendError::InvalidCloseCode(1006)));
+    /// client.close(CloseCode(4000), "rejected").unwrap();
+    /// assert_eq!(client.send_text("late"), Err(SendError::CloseSent));
+    /// ```
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.send_close_frame(CloseFrame::new(code, reason))
+    }
+
+    /// Sends one piece of a data message, for proxies and streaming: the first
+    /// piece must have `is_first` set, the last `is_last`; other data messages
+    /// cannot be sent in between (control frames can). Each piece becomes one
+    /// frame; `kind` matters only on the first.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Fragment, MessageKind, Role, SendError};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let piece = |data: &'static [u8], is_first, is_last| Fragment {
+    ///     kind: MessageKind::Text, data: data.into(), is_first, is_last,
+    /// };
+    /// server.send_fragment(piece(b"Hel", true, false)).unwrap();
+    /// assert_eq!(server.send_text("x"), Err(SendError::FragmentOutOfOrder));
+    /// server.send_fragment(piece(b"lo", false, true)).unwrap();
+    /// let wire: Vec<u8> = server.transmit_slices().flatten().copied().collect();
+    /// assert_eq!(wire, b"\x01\x03Hel\x80\x02lo"); // RFC 6455 section 5.7
+    /// ```
+    pub fn send_fragment(&mut self, fragment: Fragment) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let opcode = match (fragment.is_first, self.sending_fragmented) {
+            (true, None) => match fragment.kind {
+                MessageKind::Text => OpCode::Text,
+                MessageKind::Binary => OpCode::Binary,
+            },
+            (false, Some(_)) => OpCode::Continuation,
+            _ => return Err(SendError::FragmentOutOfOrder),
+        };
+        self.sending_fragmented = (!fragment.is_last).then_some(fragment.kind);
+        self.push_frame(fragment.is_last, opcode, &fragment.data);
+        Ok(())
+    }
+
+    pub(super) fn check_can_send(&self) -> Result<(), SendError> {
+        if self.error.is_some() || self.close.eof || self.close.timed_out {
+            Err(SendError::Closed)
+        } else if self.close.sent {
+            Err(SendError::CloseSent)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn send_data(
+        &mut self,
+        opcode: OpCode,
+        payload: Bytes,
+        options: SendOptions,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending_fragmented.is_some() {
+            return Err(SendError::FragmentOutOfOrder);
+        }
+        #[allow(unused_mut)]
+        let (mut payload, mut rsv1) = (payload, false);
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &mut self.deflate {
+            if options.compress && payload.len() >= deflate.threshold {
+                payload = deflate.compressor.compress(&payload);
+                rsv1 = true;
+            }
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = options;
+        let max = self.config.max_send_frame_size;
+        if payload.len() <= max {
+            self.push_frame_rsv(true, rsv1, opcode, &payload);
+            return Ok(());
+        }
+        let mut opcode = opcode;
+        let mut start = 0;
+        while start < payload.len() {
+            let end = payload.len().min(start + max);
+            // RSV1 marks the first frame of a compressed message only (RFC 7692 section 6.1).
+            self.push_frame_rsv(
+                end == payload.len(),
+                rsv1 && start == 0,
+                opcode,
+                &payload.slice(start..end),
+            );
+            opcode = OpCode::Continuation;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong { len: payload.len() });
+        }
+        self.push_frame(true, opcode, &payload);
+        Ok(())
+    }
+
+    fn send_close_frame(&mut self, frame: CloseFrame) -> Result<(), SendError> {
+        self.check_can_send()?;
+        // 1005 with no reason stands for a close frame with an empty body.
+        let empty_body = frame.code == CloseCode::NO_STATUS_RECEIVED && frame.reason.is_empty();
+        if !empty_body && !frame.code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(frame.code.0));
+        }
+        let payload = frame.encode();
+        if payload.len() > 125 {
+            return Err(SendError::ControlPayloadTooLong { len: payload.len() });
+        }
+        self.push_frame(true, OpCode::Close, &payload);
+        self.close.sent = true;
+        Ok(())
+    }
+
+    pub(super) fn push_frame(&mut self, fin: bool, opcode: OpCode, payload: &Bytes) {
+        self.push_frame_rsv(fin, false, opcode, payload);
+    }
+
+    pub(super) fn push_frame_rsv(
+        &mut self,
+        fin: bool,
+        rsv1: bool,
+        opcode: OpCode,
+        payload: &Bytes,
+    ) {
+        let mask = match self.role {
+            Role::Client => Some(self.config.randomness.mask_key()),
+            Role::Server => None,
+        };
+        let mut header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
+        header.rsv = u8::from(rsv1) << 2;
+        self.outbound.push_frame(header, payload);
+    }
+}
