@@ -34,7 +34,7 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             server_max_window_bits: 15,
             client_max_window_bits: 15,
-            level: 6,
+            level: 1,
             threshold: 32,
         }
     }
@@ -87,7 +87,9 @@ impl DeflateConfig {
         self
     }
 
-    /// The zlib compression level, 0 to 9 (clamped; default 6).
+    /// The zlib compression level, 0 to 9 (clamped; default 1). Measured on
+    /// chat-like JSON (`examples/deflate-ratio.rs`): level 1 compresses about
+    /// six times faster than level 6 for a ratio about a fifth lower.
     ///
     /// ```
     /// let c = ws_proto::DeflateConfig::default().level(1);
