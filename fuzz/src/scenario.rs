@@ -228,12 +228,18 @@ struct Driver {
     eof: bool,
     timed_out: bool,
     sending: Option<Kind>,
+    /// The text sent so far in the fragmented message (for the UTF-8 check).
+    sending_text: Vec<u8>,
     max_rank: u8,
     now: Instant,
     /// Bytes `SendBinaryFill` may still create.
     fill_budget: usize,
     /// Written frames already compared with `expected`.
     compared: usize,
+    /// The timer deadline, once `poll_timeout` started one.
+    deadline: Option<Instant>,
+    /// An expired timer dropped queued output.
+    output_dropped: bool,
 }
 
 impl Driver {
@@ -252,10 +258,13 @@ impl Driver {
             eof: false,
             timed_out: false,
             sending: None,
+            sending_text: Vec::new(),
             max_rank: 0,
             now: Instant::now(),
             fill_budget: 64 << 10,
             compared: 0,
+            deadline: None,
+            output_dropped: false,
         }
     }
 
@@ -263,8 +272,23 @@ impl Driver {
         self.error.is_some() || self.eof || self.timed_out
     }
 
+    /// The close timer: waiting for the peer's close frame, or (client) for
+    /// the server to end the transport.
     fn timer_wanted(&self) -> bool {
         !self.ended() && self.close_sent && (!self.peer_closed || self.role == Role::Client)
+    }
+
+    fn should_close_transport(&self) -> bool {
+        self.ended() || (self.close_sent && self.peer_closed && self.role == Role::Server)
+    }
+
+    /// The linger timer: the transport should close but bytes are still queued.
+    fn linger_wanted(&self) -> bool {
+        self.should_close_transport() && self.conn.buffered_amount() > 0
+    }
+
+    fn close_timeout(&self) -> Duration {
+        Duration::from_millis(u64::from(self.config.close_timeout_ms))
     }
 
     /// What `check_can_send` must say.
@@ -349,6 +373,7 @@ impl Driver {
             Op::ReceiveEof => {
                 self.conn.receive_eof();
                 self.eof = true;
+                self.deadline = None;
             }
             Op::SendText(text) => {
                 let predicted = self.gate().and_then(|()| self.data_order());
@@ -416,23 +441,24 @@ impl Driver {
                 self.out.push(&bytes);
             }
             Op::PollTimeout => {
-                let deadline = self.conn.poll_timeout(self.now);
-                assert_eq!(deadline.is_some(), self.timer_wanted(), "poll_timeout");
+                self.poll_timeout();
             }
             Op::Advance(ms) => {
                 self.now += Duration::from_millis(u64::from(ms));
                 self.handle_timeout();
             }
-            Op::FireTimer => match self.conn.poll_timeout(self.now) {
-                Some(deadline) => {
-                    assert!(self.timer_wanted(), "timer runs when none is needed");
+            Op::FireTimer => {
+                if let Some(deadline) = self.poll_timeout() {
+                    let close_timer = self.timer_wanted();
                     self.now = self.now.max(deadline);
                     self.handle_timeout();
-                    assert!(self.timed_out, "an expired close timer did not fire");
-                    assert_eq!(self.conn.poll_timeout(self.now), None);
+                    if close_timer {
+                        assert!(self.timed_out, "an expired close timer did not fire");
+                    }
+                    assert_eq!(self.conn.buffered_amount(), 0, "queue kept after expiry");
+                    assert_eq!(self.conn.poll_timeout(self.now), None, "timer still runs");
                 }
-                None => assert!(!self.timer_wanted(), "no timer although one is needed"),
-            },
+            }
         }
     }
 
@@ -477,7 +503,24 @@ impl Driver {
             (true, None) | (false, Some(_)) => Ok(()),
             _ => Err(SendError::FragmentOutOfOrder),
         };
-        let predicted = self.gate().and(order);
+        // Text is checked as UTF-8 across the message's pieces.
+        let message_kind = self.sending.unwrap_or(kind);
+        let mut text_so_far = if is_first {
+            Vec::new()
+        } else {
+            self.sending_text.clone()
+        };
+        let utf8 = if message_kind == Kind::Text {
+            text_so_far.extend_from_slice(&data);
+            match std::str::from_utf8(&text_so_far) {
+                Ok(_) => Ok(()),
+                Err(e) if e.error_len().is_none() && !is_last => Ok(()),
+                Err(_) => Err(SendError::InvalidUtf8),
+            }
+        } else {
+            Ok(())
+        };
+        let predicted = self.gate().and(order).and(utf8);
         let fragment = Fragment {
             kind: kind.into(),
             data: Bytes::from(data),
@@ -497,23 +540,67 @@ impl Driver {
                 (true, Kind::Binary) => 0x2,
             };
             self.expect_frame(is_last, opcode, payload);
-            self.sending = (!is_last).then_some(self.sending.unwrap_or(kind));
+            self.sending = (!is_last).then_some(message_kind);
+            self.sending_text = text_so_far;
         }
     }
 
-    fn handle_timeout(&mut self) {
-        let ended_before = self.ended();
-        let before = self.conn.should_close_transport();
-        self.conn.handle_timeout(self.now);
-        let after = self.conn.should_close_transport();
-        if !before && after {
-            assert!(
-                self.close_sent && !ended_before,
-                "timed out without a close handshake in progress"
-            );
-            self.timed_out = true;
+    /// `poll_timeout(now)`: a timer runs exactly when the close timer or the
+    /// linger timer is needed, and keeps the deadline it started with.
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        let wanted = self.timer_wanted() || self.linger_wanted();
+        let got = self.conn.poll_timeout(self.now);
+        if wanted {
+            let start = self.now + self.close_timeout();
+            let deadline = *self.deadline.get_or_insert(start);
+            assert_eq!(got, Some(deadline), "poll_timeout deadline");
         } else {
-            assert_eq!(before, after, "handle_timeout changed nothing else");
+            self.deadline = None;
+            assert_eq!(got, None, "a timer runs although none is needed");
+        }
+        got
+    }
+
+    /// `handle_timeout(now)`: fires the timer iff its deadline has passed. The
+    /// close timer ends the connection; once the transport should close, the
+    /// queue is dropped (the peer stopped reading).
+    fn handle_timeout(&mut self) {
+        let due = matches!(self.deadline, Some(d) if self.now >= d);
+        let close_before = self.conn.should_close_transport();
+        let buffered_before = self.conn.buffered_amount();
+        let close_timer = self.timer_wanted();
+        self.conn.handle_timeout(self.now);
+        if !due {
+            assert_eq!(
+                self.conn.should_close_transport(),
+                close_before,
+                "early timeout"
+            );
+            assert_eq!(
+                self.conn.buffered_amount(),
+                buffered_before,
+                "early timeout"
+            );
+            return;
+        }
+        self.deadline = None;
+        if close_timer {
+            self.timed_out = true;
+        }
+        if self.should_close_transport() {
+            assert_eq!(
+                self.conn.buffered_amount(),
+                0,
+                "expired timer kept the queue"
+            );
+            if buffered_before > 0 {
+                // What was not written is gone, including any partial frame.
+                self.out.drop_pending();
+                self.expected.truncate(self.out.frames.len());
+                self.output_dropped = true;
+            }
+        } else {
+            assert_eq!(self.conn.buffered_amount(), buffered_before);
         }
     }
 
@@ -540,6 +627,7 @@ impl Driver {
                                 self.close_sent = true;
                             }
                             self.error = Some(err);
+                            self.deadline = None;
                         }
                     }
                     break;
@@ -551,7 +639,7 @@ impl Driver {
     fn on_event(&mut self, event: &Event) {
         match event {
             Event::Ping(payload) => {
-                if self.config.auto_pong && !self.close_sent {
+                if self.config.auto_pong && self.gate().is_ok() {
                     self.expect_frame(true, 0xA, payload.clone());
                 }
             }
@@ -562,6 +650,7 @@ impl Driver {
                     self.close_sent = true;
                 }
                 self.peer_closed = true;
+                self.deadline = None;
             }
             _ => {}
         }
@@ -586,11 +675,9 @@ impl Driver {
             ReadyState::Open
         };
         assert_eq!(state, expected_state, "ready_state");
-        let close_transport =
-            self.ended() || (self.close_sent && self.peer_closed && self.role == Role::Server);
         assert_eq!(
             self.conn.should_close_transport(),
-            close_transport,
+            self.should_close_transport(),
             "should_close_transport"
         );
         let hint_max = self.config.max_frame().max(125);
@@ -638,18 +725,22 @@ impl Driver {
             self.expected.len(),
             "queued frames were never written"
         );
-        assert_eq!(self.out.close_frames, usize::from(self.close_sent));
+        if !self.output_dropped {
+            assert_eq!(self.out.close_frames, usize::from(self.close_sent));
+        }
         if let Some(err) = &self.error {
-            let last = self
-                .out
-                .last()
-                .expect("a failed connection wrote a close frame");
-            assert_eq!(
-                last.opcode, 0x8,
-                "a failed connection's output ends in close"
-            );
-            if matches!(self.expected.last(), Some(Expect::ErrorClose(_))) {
-                assert_eq!(last.close_code(), Some(err.close_code().0));
+            if !self.output_dropped {
+                let last = self
+                    .out
+                    .last()
+                    .expect("a failed connection wrote a close frame");
+                assert_eq!(
+                    last.opcode, 0x8,
+                    "a failed connection's output ends in close"
+                );
+                if matches!(self.expected.last(), Some(Expect::ErrorClose(_))) {
+                    assert_eq!(last.close_code(), Some(err.close_code().0));
+                }
             }
             // Sticky, and nothing more is written whatever happens next.
             self.conn.receive(&[0x81, 0x80, 0, 0, 0, 0]);

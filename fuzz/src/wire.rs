@@ -198,6 +198,11 @@ impl OutputTracker {
         self.frames.push(frame);
     }
 
+    /// Forgets a partly written frame (the connection dropped its queue).
+    pub fn drop_pending(&mut self) {
+        self.pending.clear();
+    }
+
     /// Asserts that everything written forms whole frames.
     pub fn assert_no_partial_frame(&self) {
         assert!(

@@ -176,6 +176,8 @@ pub enum SendError {
     /// A fragment was sent out of order: a continuation with no message started,
     /// or a new message before the previous one was finished.
     FragmentOutOfOrder,
+    /// A text fragment is not valid UTF-8 (or the last one ends inside a code point).
+    InvalidUtf8,
 }
 
 impl fmt::Display for SendError {
@@ -190,6 +192,7 @@ impl fmt::Display for SendError {
             Self::InvalidCloseCode(code) => {
                 write!(f, "close code {code} may not be sent on the wire")
             }
+            Self::InvalidUtf8 => f.write_str("text fragment is not valid UTF-8"),
             Self::FragmentOutOfOrder => {
                 f.write_str("fragment sent out of order (continuation without a start, or a new message mid-way)")
             }

@@ -693,3 +693,42 @@ fn keepalive_is_off_by_default_and_stops_once_closing() {
     s.handle_timeout(t0 + Duration::from_secs(2));
     assert!(take_output(&mut s).is_empty(), "no pings after close");
 }
+
+#[test]
+fn input_after_an_abnormal_close_is_discarded_and_not_answered() {
+    let mut c = client();
+    c.receive(&server_frame(true, 9, b"ping"));
+    c.receive_eof();
+    let (events, _) = drain(&mut c);
+    assert_eq!(events.len(), 2, "{events:?}"); // the ping, then Close(1006)
+    assert!(
+        take_output(&mut c).is_empty(),
+        "no pong after the transport ended"
+    );
+    c.receive(&[0x81, 0x01, b'x']);
+    assert_eq!(c.poll_event(), Ok(None));
+    assert!(c.receive_buffer().is_empty());
+}
+
+#[test]
+fn text_fragments_are_checked_across_pieces() {
+    let mut s = server();
+    let piece = |data: &'static [u8], is_first, is_last| Fragment {
+        kind: MessageKind::Text,
+        data: Bytes::from_static(data),
+        is_first,
+        is_last,
+    };
+    assert_eq!(
+        s.send_fragment(piece(b"\xff", true, true)),
+        Err(SendError::InvalidUtf8)
+    );
+    s.send_fragment(piece(b"\xe2\x82", true, false)).unwrap();
+    assert_eq!(
+        s.send_fragment(piece(b"x", false, true)),
+        Err(SendError::InvalidUtf8)
+    );
+    s.send_fragment(piece(b"\xac", false, true)).unwrap();
+    let wire = take_output(&mut s);
+    assert_eq!(feed(&mut client(), &wire).0, [Event::Text("€".into())]);
+}

@@ -81,6 +81,8 @@ pub struct Connection {
     error: Option<ProtocolError>,
     /// The kind of the fragmented message being sent with `send_fragment`.
     sending_fragmented: Option<MessageKind>,
+    /// Validates text sent piece by piece with `send_fragment`.
+    sending_utf8: crate::Utf8Validator,
     keepalive: Keepalive,
     /// Numbers keepalive pings.
     pings_sent: u64,
@@ -148,6 +150,7 @@ impl Connection {
             close: CloseState::default(),
             error: None,
             sending_fragmented: None,
+            sending_utf8: crate::Utf8Validator::new(),
             keepalive,
             pings_sent: 0,
             #[cfg(feature = "deflate")]
@@ -501,7 +504,13 @@ impl Connection {
 
     // ----- internals -----
 
+    /// Whether received bytes can still matter: not after the peer's close
+    /// frame, a failure, a timeout, or the abnormal-close event after EOF
+    /// (frames buffered before EOF are still decoded until then).
     fn accepts_input(&self) -> bool {
-        self.error.is_none() && !self.close.received && !self.close.timed_out
+        self.error.is_none()
+            && !self.close.received
+            && !self.close.timed_out
+            && !self.close.reported
     }
 }

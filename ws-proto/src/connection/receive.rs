@@ -109,7 +109,7 @@ impl Connection {
             }
             Decoded::Control { opcode, payload } => match opcode {
                 OpCode::Ping => {
-                    if self.config.auto_pong && !self.close.sent {
+                    if self.config.auto_pong && self.check_can_send().is_ok() {
                         self.push_frame(true, OpCode::Pong, &payload);
                     }
                     Event::Ping(payload)

@@ -146,7 +146,8 @@ impl Connection {
     /// Sends one piece of a data message, for proxies and streaming: the first
     /// piece must have `is_first` set, the last `is_last`; other data messages
     /// cannot be sent in between (control frames can). Each piece becomes one
-    /// frame; `kind` matters only on the first.
+    /// frame; `kind` matters only on the first. Text pieces are checked as
+    /// UTF-8 across piece boundaries ([`SendError::InvalidUtf8`], nothing queued).
     ///
     /// ```
     /// # use ws_proto::{Config, Connection, Fragment, MessageKind, Role, SendError};
@@ -170,7 +171,23 @@ impl Connection {
             (false, Some(_)) => OpCode::Continuation,
             _ => return Err(SendError::FragmentOutOfOrder),
         };
-        self.sending_fragmented = (!fragment.is_last).then_some(fragment.kind);
+        // The message's kind comes from its first piece.
+        let message_kind = self.sending_fragmented.unwrap_or(fragment.kind);
+        if message_kind == MessageKind::Text {
+            // Validate on a copy so a rejected piece leaves the state as it was.
+            let mut utf8 = if fragment.is_first {
+                crate::Utf8Validator::new()
+            } else {
+                self.sending_utf8.clone()
+            };
+            let valid =
+                utf8.feed(&fragment.data).is_ok() && (!fragment.is_last || utf8.finish().is_ok());
+            if !valid {
+                return Err(SendError::InvalidUtf8);
+            }
+            self.sending_utf8 = utf8;
+        }
+        self.sending_fragmented = (!fragment.is_last).then_some(message_kind);
         self.push_frame(fragment.is_last, opcode, &fragment.data);
         Ok(())
     }
