@@ -191,6 +191,13 @@ impl ClientRequest {
             bytes.extend_from_slice(b"\r\n");
         }
         bytes.extend_from_slice(b"\r\n");
+        let pending = self.pending(key);
+        (bytes, pending)
+    }
+
+    /// The state that checks the answer, for a request sent with `key`
+    /// (empty over HTTP/2, where there is none).
+    pub(crate) fn pending(self, key: String) -> ClientHandshake {
         let extension_names = self
             .extensions
             .iter()
@@ -203,15 +210,30 @@ impl ClientRequest {
                     .to_ascii_lowercase()
             })
             .collect();
-        let pending = ClientHandshake {
-            expected_accept: accept_key(key.as_bytes()),
+        ClientHandshake {
+            expected_accept: if key.is_empty() {
+                String::new()
+            } else {
+                accept_key(key.as_bytes())
+            },
             key,
             protocols: self.protocols,
             extension_names,
             #[cfg(feature = "deflate")]
             deflate: self.deflate,
-        };
-        (bytes, pending)
+        }
+    }
+
+    /// The extra headers the caller added.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn extra_headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    /// The subprotocols and extension offers, for building other request forms.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn offers(&self) -> (&[String], &[String]) {
+        (&self.protocols, &self.extensions)
     }
 }
 
@@ -288,16 +310,30 @@ impl ClientHandshake {
 
     /// The checks of section 4.1 on a 101 response's headers, for any source.
     pub(crate) fn check(&self, headers: Vec<Header>) -> Result<Response, ResponseError> {
-        if !headers::has_token(&headers, "upgrade", "websocket") {
+        self.check_upgrade(&headers)?;
+        self.check_negotiation(headers)
+    }
+
+    /// The HTTP/1.1 upgrade checks of section 4.1.
+    fn check_upgrade(&self, headers: &[Header]) -> Result<(), ResponseError> {
+        if !headers::has_token(headers, "upgrade", "websocket") {
             return Err(ResponseError::MissingUpgradeWebSocket);
         }
-        if !headers::has_token(&headers, "connection", "upgrade") {
+        if !headers::has_token(headers, "connection", "upgrade") {
             return Err(ResponseError::MissingConnectionUpgrade);
         }
-        match headers::find(&headers, "sec-websocket-accept") {
+        match headers::find(headers, "sec-websocket-accept") {
             Some(v) if v.trim_ascii() == self.expected_accept.as_bytes() => {}
             _ => return Err(ResponseError::AcceptMismatch),
         }
+        Ok(())
+    }
+
+    /// The subprotocol and extension checks shared by HTTP/1.1 and HTTP/2.
+    pub(crate) fn check_negotiation(
+        &self,
+        headers: Vec<Header>,
+    ) -> Result<Response, ResponseError> {
         let protocol = headers::find(&headers, "sec-websocket-protocol")
             .map(|v| String::from_utf8_lossy(v).trim().to_string());
         if let Some(p) = &protocol {

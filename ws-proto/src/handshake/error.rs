@@ -48,6 +48,10 @@ pub enum RequestError {
     UnsupportedVersion(Option<String>),
     /// The application chose a subprotocol the client did not offer.
     ProtocolNotOffered(String),
+    /// Over HTTP/2 (RFC 8441), the method is not CONNECT.
+    MethodNotConnect(String),
+    /// Over HTTP/2, the `:protocol` pseudo-header is missing or not `websocket`.
+    ProtocolNotWebSocket(Option<String>),
 }
 
 impl RequestError {
@@ -95,6 +99,18 @@ impl fmt::Display for RequestError {
             Self::UnsupportedVersion(None) => f.write_str("request has no Sec-WebSocket-Version"),
             Self::ProtocolNotOffered(p) => {
                 write!(f, "subprotocol {p:?} was not offered by the client")
+            }
+            Self::MethodNotConnect(m) => {
+                write!(
+                    f,
+                    "WebSocket over HTTP/2 needs an extended CONNECT, not {m}"
+                )
+            }
+            Self::ProtocolNotWebSocket(Some(p)) => {
+                write!(f, "extended CONNECT for protocol {p:?}, not websocket")
+            }
+            Self::ProtocolNotWebSocket(None) => {
+                f.write_str("CONNECT request without the :protocol pseudo-header")
             }
         }
     }

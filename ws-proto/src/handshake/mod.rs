@@ -30,6 +30,8 @@
 mod accept;
 mod client;
 mod error;
+#[cfg(feature = "http")]
+pub mod h2;
 mod headers;
 #[cfg(feature = "http")]
 mod http_interop;

@@ -48,6 +48,8 @@ pub struct Request {
     headers: Vec<Header>,
     key: String,
     protocols: Vec<String>,
+    /// An extended CONNECT over HTTP/2 (RFC 8441): no key, answered with 200.
+    pub(crate) over_h2: bool,
 }
 
 impl Request {
@@ -147,6 +149,7 @@ impl Request {
             key: String::from_utf8_lossy(key).into_owned(),
             headers,
             protocols,
+            over_h2: false,
         })
     }
 
@@ -231,7 +234,7 @@ impl Request {
         headers::tokens(&self.headers, "sec-websocket-extensions")
     }
 
-    /// The `Sec-WebSocket-Key`.
+    /// The `Sec-WebSocket-Key` (empty over HTTP/2, which has none).
     ///
     /// ```
     /// # let req = ws_proto::handshake::Request::example();
@@ -241,17 +244,25 @@ impl Request {
         &self.key
     }
 
-    /// The 101 answer that accepts the request without a subprotocol.
+    /// The answer that accepts the request without a subprotocol: 101 over
+    /// HTTP/1.1, 200 for an extended CONNECT over HTTP/2 (RFC 8441).
     ///
     /// ```
     /// # let req = ws_proto::handshake::Request::example();
     /// assert_eq!(req.accept().status(), 101);
     /// ```
     pub fn accept(&self) -> ServerResponse {
-        ServerResponse::new(101, "Switching Protocols")
-            .header("Upgrade", "websocket")
-            .header("Connection", "Upgrade")
-            .header("Sec-WebSocket-Accept", accept_key(self.key.as_bytes()))
+        let mut response = if self.over_h2 {
+            // RFC 8441 section 5: a 2xx answer, no Upgrade, no accept key.
+            ServerResponse::new(200, "OK")
+        } else {
+            ServerResponse::new(101, "Switching Protocols")
+                .header("Upgrade", "websocket")
+                .header("Connection", "Upgrade")
+                .header("Sec-WebSocket-Accept", accept_key(self.key.as_bytes()))
+        };
+        response.accepts = true;
+        response
     }
 
     /// The 101 answer choosing `protocol`, which must be one the client offered.
@@ -314,6 +325,21 @@ impl Request {
         }
     }
 
+    /// A checked extended CONNECT request over HTTP/2 (RFC 8441).
+    #[cfg(feature = "http")]
+    pub(crate) fn h2(target: &str, headers: Vec<Header>) -> Self {
+        let protocols = headers::tokens(&headers, "sec-websocket-protocol")
+            .map(str::to_string)
+            .collect();
+        Self {
+            target: target.to_string(),
+            headers,
+            key: String::new(),
+            protocols,
+            over_h2: true,
+        }
+    }
+
     /// A request as a browser would send it, for examples and tests.
     #[doc(hidden)]
     pub fn example() -> Self {
@@ -356,6 +382,7 @@ pub struct ServerResponse {
     reason: String,
     headers: Vec<Header>,
     body: Vec<u8>,
+    accepts: bool,
 }
 
 impl ServerResponse {
@@ -371,6 +398,7 @@ impl ServerResponse {
             reason: reason.into(),
             headers: Vec::new(),
             body: Vec::new(),
+            accepts: false,
         }
     }
 
@@ -459,14 +487,15 @@ impl ServerResponse {
         &self.body
     }
 
-    /// Whether this accepts the upgrade.
+    /// Whether this accepts the upgrade: true only for answers built by
+    /// [`Request::accept`] (101, or 200 over HTTP/2) and their derivatives.
     ///
     /// ```
     /// # let req = ws_proto::handshake::Request::example();
     /// assert!(req.accept().is_accept());
     /// ```
     pub fn is_accept(&self) -> bool {
-        self.status == 101
+        self.accepts
     }
 
     /// The response as bytes to write.
