@@ -8,6 +8,8 @@
 //! fragmented messages are copied together. In fragment mode the unmasked
 //! bytes are split off and handed out as soon as they are there.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::frame::{apply_mask, FrameHeader, OpCode};

@@ -9,6 +9,8 @@
 //!
 //! Handshake errors live in [`crate::handshake`].
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use crate::frame::CloseCode;
@@ -149,7 +151,7 @@ impl fmt::Display for ProtocolError {
     }
 }
 
-impl std::error::Error for ProtocolError {}
+impl core::error::Error for ProtocolError {}
 
 /// The caller asked the [`Connection`](crate::Connection) for something the
 /// protocol does not allow. Nothing was queued.
@@ -200,4 +202,4 @@ impl fmt::Display for SendError {
     }
 }
 
-impl std::error::Error for SendError {}
+impl core::error::Error for SendError {}

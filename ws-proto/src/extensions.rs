@@ -1,5 +1,7 @@
 //! The extensions agreed in the opening handshake, handed to the connection.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 #[cfg(feature = "deflate")]
 use crate::DeflateParams;
 

@@ -85,7 +85,10 @@
 //! assert!(client.should_close_transport());
 //! ```
 
+#![cfg_attr(not(feature = "std"), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
+
+extern crate alloc;
 
 mod connection;
 mod decode;
@@ -96,7 +99,9 @@ mod extensions;
 pub mod frame;
 pub mod handshake;
 mod message;
+mod prelude;
 mod rng;
+mod time;
 mod utf8;
 
 pub use connection::{Config, Connection, Event, ReadyState, Role, SendOptions};
@@ -107,4 +112,5 @@ pub use extensions::Extensions;
 pub use frame::{CloseCode, CloseFrame};
 pub use message::{Fragment, Message, MessageKind, Utf8Bytes};
 pub use rng::Randomness;
+pub use time::Instant;
 pub use utf8::{InvalidUtf8, Utf8Validator};

@@ -1,5 +1,7 @@
 //! Messages: what applications send and receive.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::{fmt, ops::Deref, str};
 
 use bytes::Bytes;

@@ -4,6 +4,8 @@
 //! (`getrandom`), fetched 64 bytes at a time so that masking a frame does not
 //! cost a system call. Tests can inject a seed for repeatable output.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 /// Where random bytes come from. Cheap to clone; each clone continues
 /// independently.
 ///
@@ -12,6 +14,7 @@
 /// let mut a = Randomness::seeded(7);
 /// let mut b = Randomness::seeded(7);
 /// assert_eq!(a.mask_key(), b.mask_key());
+/// # #[cfg(feature = "std")]
 /// let _secure = Randomness::os();
 /// ```
 #[derive(Debug, Clone)]
@@ -21,10 +24,16 @@ pub struct Randomness {
 
 #[derive(Debug, Clone)]
 enum Source {
-    Os { pool: [u8; 64], used: usize },
+    #[cfg(feature = "std")]
+    Os {
+        pool: [u8; 64],
+        used: usize,
+    },
     Seeded(u64),
+    Callback(fn(&mut [u8])),
 }
 
+#[cfg(feature = "std")]
 impl Default for Randomness {
     fn default() -> Self {
         Self::os()
@@ -32,13 +41,15 @@ impl Default for Randomness {
 }
 
 impl Randomness {
-    /// The operating system's cryptographically secure generator (the default).
+    /// The operating system's cryptographically secure generator (the default;
+    /// needs the `std` feature).
     ///
     /// ```
     /// let mut r = ws_proto::Randomness::os();
     /// let mut key = [0u8; 16];
     /// r.fill(&mut key);
     /// ```
+    #[cfg(feature = "std")]
     pub fn os() -> Self {
         Self {
             source: Source::Os {
@@ -61,6 +72,21 @@ impl Randomness {
         }
     }
 
+    /// Random bytes from a function: the way to bring a hardware generator
+    /// or an RTOS's entropy source on `no_std` targets. It must be
+    /// cryptographically secure for masking keys (RFC 6455 section 10.3).
+    ///
+    /// ```
+    /// fn my_trng(out: &mut [u8]) { out.fill(4) /* a real generator here */ }
+    /// let mut r = ws_proto::Randomness::from_fn(my_trng);
+    /// assert_eq!(r.mask_key(), [4; 4]);
+    /// ```
+    pub fn from_fn(fill: fn(&mut [u8])) -> Self {
+        Self {
+            source: Source::Callback(fill),
+        }
+    }
+
     /// Fills `out` with random bytes.
     ///
     /// # Panics
@@ -74,6 +100,7 @@ impl Randomness {
     /// ```
     pub fn fill(&mut self, out: &mut [u8]) {
         match &mut self.source {
+            #[cfg(feature = "std")]
             Source::Os { pool, used } => {
                 for b in out {
                     if *used == pool.len() {
@@ -84,6 +111,7 @@ impl Randomness {
                     *used += 1;
                 }
             }
+            Source::Callback(fill) => fill(out),
             Source::Seeded(state) => {
                 for chunk in out.chunks_mut(8) {
                     // splitmix64

@@ -1,5 +1,7 @@
 //! Connection settings.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::time::Duration;
 
 use crate::Randomness;
@@ -33,12 +35,27 @@ pub struct Config {
     pub(crate) deflate: Option<crate::DeflateConfig>,
 }
 
+#[cfg(feature = "std")]
 impl Default for Config {
     /// 16 MiB frames, 64 MiB messages, automatic pongs, whole messages,
     /// unfragmented sends, a 5 s close timeout, no keepalive pings, no idle
     /// timeout, a 10 s handshake timeout, OS randomness, and
     /// permessage-deflate offered (client) and accepted (server) with its defaults.
     fn default() -> Self {
+        Self::new(Randomness::os())
+    }
+}
+
+impl Config {
+    /// The default settings with an explicit source of randomness; what
+    /// [`Config::default`] uses with the OS generator, and the constructor
+    /// for `no_std` targets, which must bring their own.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::new(ws_proto::Randomness::seeded(7));
+    /// assert_eq!(c.get_max_frame_size(), 16 << 20);
+    /// ```
+    pub fn new(randomness: Randomness) -> Self {
         Self {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
@@ -49,14 +66,12 @@ impl Default for Config {
             ping_interval: None,
             idle_timeout: None,
             handshake_timeout: Duration::from_secs(10),
-            randomness: Randomness::os(),
+            randomness,
             #[cfg(feature = "deflate")]
             deflate: Some(crate::DeflateConfig::default()),
         }
     }
-}
 
-impl Config {
     /// The largest frame payload accepted from the peer; a larger one is
     /// refused with 1009 as soon as its header arrives.
     ///

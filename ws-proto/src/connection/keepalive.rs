@@ -6,8 +6,8 @@
 //! [`handle_timeout`](crate::Connection::handle_timeout) stamps it with the
 //! `now` it is given, so `receive` needs no clock.
 
+use crate::Instant;
 use core::time::Duration;
-use std::time::Instant;
 
 #[derive(Debug, Default)]
 pub(crate) struct Keepalive {

@@ -1,5 +1,7 @@
 //! The connection state machine (RFC 6455 sections 5 to 7).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 mod config;
 mod event;
 mod keepalive;
@@ -8,7 +10,7 @@ mod receive;
 mod send;
 mod state;
 
-use std::time::Instant;
+use crate::Instant;
 
 use bytes::{Bytes, BytesMut};
 

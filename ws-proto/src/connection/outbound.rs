@@ -5,7 +5,9 @@
 //! role) is queued as its own `Bytes` after its header, without copying; the
 //! adapter writes the chunks with one vectored write.
 
-use std::collections::VecDeque;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 

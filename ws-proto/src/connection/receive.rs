@@ -1,5 +1,7 @@
 //! Turning decoded frames into events, and failing the connection.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 #[cfg(feature = "deflate")]
 use bytes::Bytes;
 use bytes::BytesMut;

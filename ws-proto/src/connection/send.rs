@@ -1,5 +1,7 @@
 //! Commands: what the application sends, and how frames are queued.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use bytes::Bytes;
 
 use super::{Connection, Role};

@@ -1,6 +1,6 @@
 //! The close handshake, modelled as data (RFC 6455 sections 5.5.1 and 7).
 
-use std::time::Instant;
+use crate::Instant;
 
 use crate::Role;
 

@@ -380,7 +380,7 @@ impl Params {
                 "client_max_window_bits" => 3,
                 _ => return Err(format!("unknown permessage-deflate parameter {name:?}")),
             };
-            if std::mem::replace(&mut seen[slot], true) {
+            if core::mem::replace(&mut seen[slot], true) {
                 return Err(format!("duplicate permessage-deflate parameter {name:?}"));
             }
             match slot {

@@ -1,5 +1,7 @@
 //! Close codes and close frame payloads (RFC 6455 sections 5.5.1 and 7.4).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};

@@ -1,5 +1,7 @@
 //! The `Sec-WebSocket-Accept` computation (RFC 6455 section 4.2.2, item 5.4).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use sha1::{Digest, Sha1};

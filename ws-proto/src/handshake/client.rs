@@ -4,6 +4,8 @@ use super::accept::{accept_key, new_key};
 use super::headers::{self, Header};
 use super::url::WsUrl;
 use super::{InvalidUrl, Rejection, ResponseError};
+#[allow(unused_imports)]
+use crate::prelude::*;
 use crate::Randomness;
 
 /// The largest response head the client buffers.

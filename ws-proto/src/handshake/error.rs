@@ -1,5 +1,7 @@
 //! Handshake errors, by role.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 use super::Header;
@@ -116,7 +118,7 @@ impl fmt::Display for RequestError {
     }
 }
 
-impl std::error::Error for RequestError {}
+impl core::error::Error for RequestError {}
 
 /// A server answered the opening handshake with something other than 101.
 ///
@@ -229,4 +231,4 @@ impl fmt::Display for ResponseError {
     }
 }
 
-impl std::error::Error for ResponseError {}
+impl core::error::Error for ResponseError {}

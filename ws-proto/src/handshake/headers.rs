@@ -1,5 +1,7 @@
 //! Header helpers shared by both roles.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 /// One HTTP header, as received or to be sent.
 ///
 /// ```

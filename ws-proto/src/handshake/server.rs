@@ -3,6 +3,8 @@
 use super::accept::{accept_key, is_valid_key};
 use super::headers::{self, Header};
 use super::RequestError;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Limits on what [`Request::parse`] buffers before giving up.
 ///

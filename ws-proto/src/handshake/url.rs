@@ -1,5 +1,7 @@
 //! A minimal parser for `ws://` and `wss://` URLs (RFC 6455 section 3).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use core::fmt;
 
 /// Why a WebSocket URL could not be used.
@@ -38,7 +40,7 @@ impl fmt::Display for InvalidUrl {
     }
 }
 
-impl std::error::Error for InvalidUrl {}
+impl core::error::Error for InvalidUrl {}
 
 /// The parts of a WebSocket URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
