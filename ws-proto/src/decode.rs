@@ -107,6 +107,69 @@ impl Decoder {
 
     /// Decodes what `buf` holds; `Ok(None)` means more bytes are needed.
     pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
+        if let Some(whole) = self.decode_whole_message(buf)? {
+            return Ok(Some(whole));
+        }
+        self.decode_in_steps(buf)
+    }
+
+    /// The fast path: a single-frame data message (or a control frame) that
+    /// is entirely in `buf`, with nothing in progress, in message mode. It
+    /// skips the bookkeeping of the general path; the checks are the same
+    /// ([`start_frame`](Self::start_frame) runs for anything else).
+    #[inline]
+    fn decode_whole_message(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Decoded>, ProtocolError> {
+        if self.frame.is_some() || self.message.is_some() || self.rules.deliver_fragments {
+            return Ok(None);
+        }
+        let Some((header, header_len)) = FrameHeader::decode(buf)? else {
+            return Ok(None);
+        };
+        let kind = match header.opcode {
+            OpCode::Text => MessageKind::Text,
+            OpCode::Binary => MessageKind::Binary,
+            _ => return Ok(None),
+        };
+        let total = header_len as u64 + header.payload_len;
+        if !header.fin || header.rsv != 0 || (buf.len() as u64) < total {
+            return Ok(None);
+        }
+        match (self.rules.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrameFromClient),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrameFromServer),
+            _ => {}
+        }
+        let len = header.payload_len;
+        if len > self.rules.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                len,
+                max: self.rules.max_frame_size,
+            });
+        }
+        check_message_len(len, self.rules.max_message_size)?;
+        let mut frame = buf.split_to(total as usize);
+        let payload = &mut frame[header_len..];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        if kind == MessageKind::Text && core::str::from_utf8(payload).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        let mut payload = frame.freeze();
+        payload.advance(header_len);
+        Ok(Some(Decoded::Message {
+            kind,
+            payload,
+            compressed: false,
+        }))
+    }
+
+    /// The general path: frames in pieces, fragmented messages, control
+    /// frames, fragment delivery.
+    fn decode_in_steps(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
         loop {
             let frame = match &mut self.frame {
                 Some(frame) => frame,
