@@ -1,11 +1,13 @@
 //! Connecting to a URL: TCP, TLS for `wss://`, then the client handshake.
 
-use std::net::TcpStream;
+use std::io;
+use std::net::{TcpStream, ToSocketAddrs};
 
 use ws_proto::handshake::{ClientRequest, Response};
 use ws_proto::Config;
 
-use crate::{client, Error, MaybeTlsStream, WebSocket};
+use crate::handshake::{client_until, Deadline};
+use crate::{Error, MaybeTlsStream, WebSocket};
 
 /// The TLS settings [`connect_with`] may be given for `wss://`: a rustls
 /// client configuration (root certificates, client certificates, ALPN).
@@ -45,8 +47,8 @@ pub enum TlsConfig {}
 /// `wss://`, the Mozilla root certificates (`webpki-roots`). Returns the
 /// connection and the server's handshake response.
 ///
-/// There is no connect timeout beyond the operating system's; use
-/// [`client`](crate::client) over a stream connected your own way for one.
+/// Connecting, TLS and the opening handshake together must finish within
+/// the handshake timeout (10 s by default; see [`connect_with`]).
 ///
 /// ```no_run
 /// use ws_blocking::{connect, Message};
@@ -64,6 +66,12 @@ pub fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream>, Response), Error
 /// your own TLS configuration (custom root certificates, client
 /// certificates); `None` uses the Mozilla roots. The TCP socket gets
 /// `TCP_NODELAY`, since whole frames are written at once.
+///
+/// The TCP connection (each resolved address in turn), TLS and the opening
+/// handshake together must finish within [`Config::handshake_timeout`], or
+/// the result is [`Error::HandshakeTimedOut`]. A refusal (a non-101 answer,
+/// from the server or a proxy) is [`Error::Response`]; its message names the
+/// status and the likely cause.
 ///
 /// ```no_run
 /// use ws_blocking::{connect_with, ClientRequest, Config};
@@ -86,17 +94,41 @@ pub fn connect_with(
         let _ = tls;
         return Err(Error::TlsUnavailable);
     }
-    let tcp = TcpStream::connect((request.host(), request.port()))?;
+    let deadline = Deadline::after(config.get_handshake_timeout());
+    let tcp = connect_tcp(&request, &deadline)?;
     tcp.set_nodelay(true)?;
     #[cfg(feature = "rustls")]
     let stream = if request.is_secure() {
-        tls::wrap(request.host(), tcp, tls)?
+        tls::wrap(request.host(), tcp, tls, &deadline)?
     } else {
         MaybeTlsStream::Plain(tcp)
     };
     #[cfg(not(feature = "rustls"))]
     let stream = MaybeTlsStream::Plain(tcp);
-    client(request, stream, config)
+    client_until(request, stream, config, deadline)
+}
+
+/// Connects to the first address of the host that answers within the
+/// deadline.
+fn connect_tcp(request: &ClientRequest, deadline: &Deadline) -> Result<TcpStream, Error> {
+    let mut last = None;
+    for addr in (request.host(), request.port()).to_socket_addrs()? {
+        let attempt = match deadline.remaining()? {
+            Some(left) => TcpStream::connect_timeout(&addr, left),
+            None => TcpStream::connect(addr),
+        };
+        match attempt {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(deadline.expired()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::Io(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} resolves to no address", request.host()),
+        )
+    })))
 }
 
 #[cfg(feature = "rustls")]
@@ -110,13 +142,16 @@ mod tls {
     use ws_proto::handshake::InvalidUrl;
 
     use super::TlsConfig;
+    use crate::error::is_timeout_kind;
+    use crate::handshake::Deadline;
     use crate::{Error, MaybeTlsStream};
 
-    /// Runs the TLS handshake with `host` over `tcp`.
+    /// Runs the TLS handshake with `host` over `tcp`, within the deadline.
     pub(super) fn wrap(
         host: &str,
         mut tcp: TcpStream,
         config: Option<TlsConfig>,
+        deadline: &Deadline,
     ) -> Result<MaybeTlsStream, Error> {
         let config = match config {
             Some(config) => config,
@@ -125,6 +160,8 @@ mod tls {
         let name = ServerName::try_from(host.to_string()).map_err(|_| InvalidUrl::Host)?;
         let mut conn = ClientConnection::new(config, name)?;
         while conn.is_handshaking() {
+            // A fresh socket: no timeout of the caller's to restore.
+            tcp.set_read_timeout(deadline.remaining()?)?;
             match conn.complete_io(&mut tcp) {
                 Ok((0, 0)) => {
                     return Err(Error::Io(io::Error::new(
@@ -133,9 +170,13 @@ mod tls {
                     )))
                 }
                 Ok(_) => {}
+                Err(e) if is_timeout_kind(e.kind()) => {
+                    deadline.remaining()?;
+                }
                 Err(e) => return Err(tls_error(e)),
             }
         }
+        tcp.set_read_timeout(None)?;
         Ok(MaybeTlsStream::Rustls(Box::new(StreamOwned::new(
             conn, tcp,
         ))))

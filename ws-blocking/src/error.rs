@@ -1,10 +1,11 @@
 //! The adapter's error type: the core's errors plus I/O, URL and TLS failures.
 
 use core::fmt;
+use core::time::Duration;
 use std::io;
 
 use ws_proto::handshake::{InvalidUrl, RequestError, ResponseError};
-use ws_proto::{ProtocolError, SendError};
+use ws_proto::{CloseCode, ProtocolError, SendError};
 
 /// Everything that can go wrong in this crate. A normal close is not an
 /// error: [`WebSocket::read`](crate::WebSocket::read) returns it as
@@ -52,6 +53,13 @@ pub enum Error {
     /// The connection is finished: the close (or the protocol error) was
     /// already returned by `read` and the transport is shut down.
     ConnectionClosed,
+    /// The opening handshake did not complete within
+    /// [`Config::handshake_timeout`](ws_proto::Config::handshake_timeout)
+    /// (a silent or very slow peer). The handshake cannot be resumed.
+    HandshakeTimedOut {
+        /// The limit that passed.
+        after: Duration,
+    },
     /// [`WebSocket::read`](crate::WebSocket::read) met a fragment, which
     /// only arrives with [`Config::deliver_fragments`](ws_proto::Config::deliver_fragments);
     /// use [`WebSocket::read_event`](crate::WebSocket::read_event) then.
@@ -69,6 +77,25 @@ impl Error {
     /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, Self::Io(e) if is_timeout_kind(e.kind()))
+    }
+
+    /// The close code that goes with this error when it ended the
+    /// connection: a protocol error's (1002, 1007, 1009, ...). With
+    /// [`CloseKind::of`](crate::CloseKind::of) it tells what kind of ending
+    /// this was without looking at the text.
+    ///
+    /// ```
+    /// use ws_blocking::{CloseCode, CloseKind, Error};
+    /// use ws_blocking::ws_proto::ProtocolError;
+    /// let err = Error::Protocol(ProtocolError::InvalidUtf8);
+    /// assert_eq!(err.close_code(), Some(CloseCode::INVALID_PAYLOAD));
+    /// assert_eq!(err.close_code().map(CloseKind::of), Some(CloseKind::ProtocolError));
+    /// ```
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Self::Protocol(e) => Some(e.close_code()),
+            _ => None,
+        }
     }
 }
 
@@ -94,6 +121,9 @@ impl fmt::Display for Error {
                 "wss:// needs TLS, but ws-blocking was built without the `rustls` feature",
             ),
             Self::ConnectionClosed => f.write_str("the connection is closed"),
+            Self::HandshakeTimedOut { after } => {
+                write!(f, "opening handshake timed out after {after:?}")
+            }
             Self::UnexpectedFragment => f.write_str(
                 "received a message fragment (Config::deliver_fragments is on); use read_event",
             ),

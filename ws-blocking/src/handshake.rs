@@ -1,11 +1,13 @@
 //! The opening handshake over a blocking transport, both roles. The checks
 //! are the core's; this module writes and reads the bytes.
 
-use std::io::{self, Read};
+use std::io;
+use std::time::{Duration, Instant};
 
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
 use ws_proto::{Config, Connection, Role};
 
+use crate::error::is_timeout_kind;
 use crate::{Error, Transport, WebSocket};
 
 /// How much one handshake read asks for. The core bounds the head's size.
@@ -18,8 +20,12 @@ const HANDSHAKE_READ: usize = 4096;
 ///
 /// A server answering with another status than 101 gives
 /// `Err(Error::Response(ResponseError::Rejected(_)))` with the status,
-/// headers and the start of the body. A read timeout during the handshake
-/// fails it (the handshake cannot be resumed).
+/// headers and the start of the body; its message names the status and the
+/// likely cause. The handshake must finish within
+/// [`Config::handshake_timeout`] ([`Error::HandshakeTimedOut`] otherwise),
+/// enforced with the transport's read timeout; a shorter read timeout of
+/// your own fails it with that timeout's `Error::Io` (the handshake cannot
+/// be resumed). Your read timeout is restored afterwards.
 ///
 /// ```no_run
 /// use std::net::TcpStream;
@@ -33,8 +39,20 @@ const HANDSHAKE_READ: usize = 4096;
 /// ```
 pub fn client<S: Transport>(
     request: ClientRequest,
+    stream: S,
+    config: Config,
+) -> Result<(WebSocket<S>, Response), Error> {
+    let deadline = Deadline::after(config.get_handshake_timeout());
+    client_until(request, stream, config, deadline)
+}
+
+/// [`client`] with a deadline set earlier (by `connect_with`, which counts
+/// the TCP connect and TLS in the same limit).
+pub(crate) fn client_until<S: Transport>(
+    request: ClientRequest,
     mut stream: S,
     config: Config,
+    deadline: Deadline,
 ) -> Result<(WebSocket<S>, Response), Error> {
     let mut config = config;
     let (request_bytes, pending) = request
@@ -43,12 +61,12 @@ pub fn client<S: Transport>(
     stream.write_all(&request_bytes)?;
     stream.flush()?;
     let mut buf = Vec::new();
-    let (response, used) = loop {
+    let (response, used) = deadline.bounding(&mut stream, |stream| loop {
         if let Some(done) = pending.parse_response(&buf)? {
-            break done;
+            return Ok(done);
         }
-        read_more(&mut stream, &mut buf)?;
-    };
+        read_more(stream, &mut buf, &deadline, Peer::Server)?;
+    })?;
     let extensions = response.negotiated().clone();
     let mut conn = Connection::with_extensions(Role::Client, config, extensions);
     conn.receive(&buf[used..]);
@@ -84,7 +102,10 @@ pub fn accept<S: Transport>(stream: S) -> Result<WebSocket<S>, Error> {
 /// `Err(Error::Refused { status })` returned. A request failing the checks
 /// gets [`ServerResponse::from_error`] without the callback being called,
 /// and `Err(Error::Request(_))`. Bytes the client sent after its request go
-/// to the connection.
+/// to the connection. A client that does not finish its request within
+/// [`Config::handshake_timeout`] (10 s by default; a slowloris attack) gets
+/// [`Error::HandshakeTimedOut`]; the limit is enforced with the transport's
+/// read timeout, and yours is restored afterwards.
 ///
 /// ```no_run
 /// use std::net::TcpListener;
@@ -109,18 +130,19 @@ where
     S: Transport,
     F: FnOnce(&Request) -> ServerResponse,
 {
+    let deadline = Deadline::after(config.get_handshake_timeout());
     let mut buf = Vec::new();
-    let (request, used) = loop {
+    let (request, used) = deadline.bounding(&mut stream, |stream| loop {
         match Request::parse(&buf) {
-            Ok(Some(done)) => break done,
-            Ok(None) => read_more(&mut stream, &mut buf)?,
+            Ok(Some(done)) => return Ok(done),
+            Ok(None) => read_more(stream, &mut buf, &deadline, Peer::Client)?,
             Err(err) => {
                 // The client gets the explanation if it is still listening.
-                let _ = refuse(&mut stream, &ServerResponse::from_error(&err));
+                let _ = refuse(stream, &ServerResponse::from_error(&err));
                 return Err(Error::Request(err));
             }
         }
-    };
+    })?;
     let (response, extensions) = request.accept_extensions(callback(&request), &config);
     if !response.is_accept() {
         let _ = refuse(&mut stream, &response);
@@ -142,24 +164,104 @@ fn refuse<S: Transport>(stream: &mut S, response: &ServerResponse) -> io::Result
     stream.shutdown_write()
 }
 
-/// Appends one read's worth of bytes to `buf`; the end of the stream is an
-/// error here, since the handshake is not complete.
-fn read_more<S: Read>(stream: &mut S, buf: &mut Vec<u8>) -> io::Result<()> {
+/// The opening handshake's time limit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    at: Option<Instant>,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// `limit` from now (none if it is too far to represent).
+    pub(crate) fn after(limit: Duration) -> Self {
+        Self {
+            at: Instant::now().checked_add(limit),
+            limit,
+        }
+    }
+
+    /// The time left, or the timeout error once none is.
+    pub(crate) fn remaining(&self) -> Result<Option<Duration>, Error> {
+        match self.at {
+            None => Ok(None),
+            Some(at) => match at.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Ok(Some(left)),
+                _ => Err(self.expired()),
+            },
+        }
+    }
+
+    pub(crate) fn expired(&self) -> Error {
+        Error::HandshakeTimedOut { after: self.limit }
+    }
+
+    /// Runs `f` and then puts the caller's read timeout back, whatever `f`
+    /// did to it.
+    fn bounding<S: Transport, T>(
+        &self,
+        stream: &mut S,
+        f: impl FnOnce(&mut S) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let previous = stream.read_timeout()?;
+        let result = f(stream);
+        let restored = stream.set_read_timeout(previous);
+        let value = result?;
+        restored?;
+        Ok(value)
+    }
+}
+
+/// Who we wait for during the handshake, for the end-of-stream message.
+#[derive(Clone, Copy)]
+enum Peer {
+    Server,
+    Client,
+}
+
+/// Appends one read's worth of bytes to `buf`, waiting at most until the
+/// deadline (or the caller's shorter read timeout, whose error is then
+/// returned as is). The end of the stream is an error here, since the
+/// handshake is not complete.
+fn read_more<S: Transport>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    deadline: &Deadline,
+    peer: Peer,
+) -> Result<(), Error> {
     let mut chunk = [0; HANDSHAKE_READ];
+    // The caller's timeout, in force until `bounding` restores it.
+    let theirs = stream.read_timeout()?;
     loop {
+        let left = deadline.remaining()?;
+        let ours = match (left, theirs) {
+            (Some(left), Some(theirs)) => left < theirs,
+            (left, _) => left.is_some(),
+        };
+        if ours {
+            stream.set_read_timeout(left)?;
+        }
         match stream.read(&mut chunk) {
             Ok(0) => {
-                return Err(io::Error::new(
+                let message = match peer {
+                    // A server that accepts TCP but closes before answering
+                    // is usually a proxy or load balancer refusing upgrades.
+                    Peer::Server => "connection closed during the opening handshake (a proxy or load balancer that does not pass WebSocket upgrades?)",
+                    Peer::Client => "connection closed by the client during the opening handshake",
+                };
+                return Err(Error::Io(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
-                    "the peer closed the connection during the opening handshake",
-                ))
+                    message,
+                )));
             }
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
                 return Ok(());
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            // Our limit: the next `remaining` reports the timeout (or
+            // there is a sliver of time left for one more read).
+            Err(e) if is_timeout_kind(e.kind()) && ours => {}
+            Err(e) => return Err(Error::Io(e)),
         }
     }
 }

@@ -25,6 +25,25 @@
 //!    hint for large frames); at end of stream tell the core. While the
 //!    core's close timer runs, the read is bounded by it.
 //!
+//! The core's timers (the close timeout, the linger that bounds the last
+//! writes to a peer that stopped reading, and, when configured, keepalive
+//! pings and the idle timeout) run inside `read`: each read waits at most
+//! until the next deadline, through the transport's read timeout.
+//!
+//! # Hardening
+//!
+//! * The opening handshake, on both sides, must finish within
+//!   [`Config::handshake_timeout`] (10 s by default), or
+//!   [`Error::HandshakeTimedOut`]; the transport's read timeout enforces it
+//!   and the caller's own timeout is restored afterwards.
+//! * After [`WebSocket::close`], writes to a peer that does not read are
+//!   bounded by the close timeout too (through the transport's write
+//!   timeout), so a stuck peer never holds the socket longer.
+//! * A refusal by the server or a proxy names the HTTP status and its
+//!   likely cause; a connection closed during the handshake says so.
+//! * [`CloseKind`] tells clean closes, protocol errors, application codes
+//!   and abnormal drops apart.
+//!
 //! # Features
 //!
 //! * `rustls` (default): `wss://` in [`connect`] with rustls (ring provider)
@@ -60,12 +79,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod close;
 mod connect;
 mod error;
 mod handshake;
 mod transport;
 mod websocket;
 
+pub use close::CloseKind;
 pub use connect::{connect, connect_with, TlsConfig};
 pub use error::Error;
 pub use handshake::{accept, accept_with, client};

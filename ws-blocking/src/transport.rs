@@ -5,7 +5,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 /// A byte stream a [`WebSocket`](crate::WebSocket) runs over: `Read + Write`
-/// plus two optional abilities the adapter uses when they exist.
+/// plus optional abilities the adapter uses when they exist.
 ///
 /// * [`shutdown_write`](Self::shutdown_write) ends the write direction once
 ///   the core says the transport should close (the server closes TCP first,
@@ -13,8 +13,12 @@ use std::time::Duration;
 /// * [`read_timeout`](Self::read_timeout) and
 ///   [`set_read_timeout`](Self::set_read_timeout) let a read that waits for
 ///   the peer's close frame stop at the core's close timeout; the caller's own
-///   timeout is restored afterwards. Without them such a read waits until the
-///   peer acts.
+///   timeout is restored afterwards (likewise for keepalive deadlines and
+///   the opening handshake's time limit). Without them such a read waits
+///   until the peer acts.
+/// * [`write_timeout`](Self::write_timeout) and
+///   [`set_write_timeout`](Self::set_write_timeout) let the close and linger
+///   timers bound writes to a peer that stopped reading.
 ///
 /// Implemented for [`TcpStream`], Unix sockets, [`MaybeTlsStream`], rustls
 /// streams (feature `rustls`), boxes and `&mut` references. For any other
@@ -71,6 +75,34 @@ pub trait Transport: Read + Write {
         let _ = timeout;
         Ok(())
     }
+
+    /// The write timeout in force (`None`: writes block). The default
+    /// reports `None`.
+    ///
+    /// ```no_run
+    /// use ws_blocking::Transport;
+    /// let tcp = std::net::TcpStream::connect("127.0.0.1:9001")?;
+    /// assert_eq!(Transport::write_timeout(&tcp)?, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(None)
+    }
+
+    /// Sets the write timeout, which lets the close and linger timers bound
+    /// writes to a peer that stopped reading; the caller's own timeout is
+    /// restored afterwards. The default ignores it.
+    ///
+    /// ```no_run
+    /// use ws_blocking::Transport;
+    /// let tcp = std::net::TcpStream::connect("127.0.0.1:9001")?;
+    /// Transport::set_write_timeout(&tcp, Some(std::time::Duration::from_secs(1)))?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
 }
 
 impl Transport for TcpStream {
@@ -82,6 +114,12 @@ impl Transport for TcpStream {
     }
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         Self::set_read_timeout(self, timeout)
+    }
+    fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Self::write_timeout(self)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        Self::set_write_timeout(self, timeout)
     }
 }
 
@@ -96,6 +134,12 @@ impl Transport for std::os::unix::net::UnixStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         Self::set_read_timeout(self, timeout)
     }
+    fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Self::write_timeout(self)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        Self::set_write_timeout(self, timeout)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -108,6 +152,12 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         (**self).set_read_timeout(timeout)
     }
+    fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        (**self).write_timeout()
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_write_timeout(timeout)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for &mut T {
@@ -119,6 +169,12 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     }
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         (**self).set_read_timeout(timeout)
+    }
+    fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        (**self).write_timeout()
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_write_timeout(timeout)
     }
 }
 
@@ -143,6 +199,12 @@ macro_rules! rustls_transport {
             }
             fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
                 self.sock.set_read_timeout(timeout)
+            }
+            fn write_timeout(&self) -> io::Result<Option<Duration>> {
+                self.sock.write_timeout()
+            }
+            fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+                self.sock.set_write_timeout(timeout)
             }
         }
     };
@@ -236,5 +298,11 @@ impl Transport for MaybeTlsStream {
     }
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.tcp().set_read_timeout(timeout)
+    }
+    fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        self.tcp().write_timeout()
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.tcp().set_write_timeout(timeout)
     }
 }

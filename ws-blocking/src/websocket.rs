@@ -3,7 +3,7 @@
 use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
-use ws_proto::{CloseCode, Connection, Event, Message};
+use ws_proto::{CloseCode, Connection, Event, Message, ReadyState};
 
 use crate::error::is_timeout_kind;
 use crate::{Error, Transport};
@@ -284,19 +284,35 @@ impl<S: Transport> WebSocket<S> {
     }
 
     /// Writes what the core has queued, then shuts the transport down once
-    /// the core asks for it.
+    /// the core asks for it. Once the close handshake has started, the
+    /// writes are bounded by the core's close and linger timers.
     fn write_out(&mut self) -> Result<(), Error> {
         if self.finished {
             return Ok(());
         }
-        if let Err(err) = self.write_queued() {
-            // After the close went to the caller, a failing transport only
-            // means the peer is gone: the connection is over either way.
-            if self.reported && !is_retryable(&err) {
+        let written = if self.conn.ready_state() == ReadyState::Open {
+            self.write_queued().map(|()| Written::All)
+        } else {
+            self.write_queued_timed()
+        };
+        match written {
+            Ok(Written::All) => {}
+            Ok(Written::GaveUp) => {
+                // The peer took nothing until the core gave up and dropped
+                // the queue: the transport is abandoned as it is (a TLS
+                // shutdown could block on it too); dropping it closes it.
                 self.finished = true;
                 return Ok(());
             }
-            return Err(Error::Io(err));
+            Err(err) => {
+                // After the close went to the caller, a failing transport
+                // only means the peer is gone: the connection is over either way.
+                if self.reported && !is_retryable(&err) {
+                    self.finished = true;
+                    return Ok(());
+                }
+                return Err(Error::Io(err));
+            }
         }
         if self.conn.should_close_transport() {
             self.finished = true;
@@ -324,8 +340,49 @@ impl<S: Transport> WebSocket<S> {
         self.stream.flush()
     }
 
+    /// [`write_queued`](Self::write_queued) with each write bounded by the
+    /// core's next deadline (through the transport's write timeout; the
+    /// caller's is restored afterwards), handling the timers as they pass.
+    fn write_queued_timed(&mut self) -> io::Result<Written> {
+        let theirs = self.stream.write_timeout()?;
+        let result = self.write_queued_until_timers(theirs);
+        let restored = self.stream.set_write_timeout(theirs);
+        let written = result?;
+        restored?;
+        Ok(written)
+    }
+
+    fn write_queued_until_timers(&mut self, theirs: Option<Duration>) -> io::Result<Written> {
+        loop {
+            let now = Instant::now();
+            let left = self
+                .conn
+                .poll_timeout(now)
+                .map(|deadline| deadline.saturating_duration_since(now));
+            if left == Some(Duration::ZERO) {
+                self.conn.handle_timeout(now);
+                if self.conn.should_close_transport() && self.conn.buffered_amount() == 0 {
+                    return Ok(Written::GaveUp);
+                }
+                continue;
+            }
+            let ours = match (left, theirs) {
+                (Some(left), Some(theirs)) => left < theirs,
+                (left, _) => left.is_some(),
+            };
+            self.stream
+                .set_write_timeout(if ours { left } else { theirs })?;
+            match self.write_queued() {
+                Ok(()) => return Ok(Written::All),
+                // The next round sees the deadline (or a sliver before it).
+                Err(e) if ours && is_timeout_kind(e.kind()) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// One read from the transport into the core, bounded by the core's
-    /// close timer when one runs.
+    /// next deadline (close, linger, keepalive) when a timer runs.
     fn fill(&mut self) -> Result<(), Error> {
         let now = Instant::now();
         let deadline = self.conn.poll_timeout(now);
@@ -335,9 +392,9 @@ impl<S: Transport> WebSocket<S> {
                 return Ok(());
             }
         }
-        let result = match deadline {
+        let (result, ours) = match deadline {
             Some(deadline) => self.read_until(deadline - now),
-            None => self.read_some(),
+            None => (self.read_some(), false),
         };
         match result {
             Ok(0) => self.conn.receive_eof(),
@@ -345,10 +402,13 @@ impl<S: Transport> WebSocket<S> {
             // rustls reports a TCP close without `close_notify` this way.
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.conn.receive_eof(),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e)
-                if is_timeout_kind(e.kind()) && deadline.is_some_and(|d| Instant::now() >= d) =>
-            {
-                self.conn.handle_timeout(Instant::now());
+            // Our deadline, not the caller's timeout: handle the timer (if
+            // the OS woke us a sliver early, the next round does).
+            Err(e) if ours && is_timeout_kind(e.kind()) => {
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    self.conn.handle_timeout(now);
+                }
             }
             Err(e) if self.reported && !is_retryable(&e) => self.finished = true,
             Err(e) => return Err(Error::Io(e)),
@@ -357,14 +417,21 @@ impl<S: Transport> WebSocket<S> {
     }
 
     /// [`read_some`](Self::read_some) with the read timeout lowered to
-    /// `remaining` for this one read, then restored.
-    fn read_until(&mut self, remaining: Duration) -> io::Result<usize> {
-        let previous = self.stream.read_timeout()?;
-        let limit = previous.map_or(remaining, |p| p.min(remaining));
-        self.stream.set_read_timeout(Some(limit))?;
+    /// `remaining` for this one read, then restored; also says whether a
+    /// timeout would be ours (the deadline) rather than the caller's.
+    fn read_until(&mut self, remaining: Duration) -> (io::Result<usize>, bool) {
+        let previous = match self.stream.read_timeout() {
+            Ok(previous) => previous,
+            Err(e) => return (Err(e), false),
+        };
+        let ours = previous.is_none_or(|p| remaining < p);
+        let limit = if ours { Some(remaining) } else { previous };
+        if let Err(e) = self.stream.set_read_timeout(limit) {
+            return (Err(e), false);
+        }
         let result = self.read_some();
         // Whatever was read is already in the core, so a failed restore loses nothing.
-        self.stream.set_read_timeout(previous).and(result)
+        (self.stream.set_read_timeout(previous).and(result), ours)
     }
 
     fn read_some(&mut self) -> io::Result<usize> {
@@ -388,6 +455,14 @@ impl<S: Transport> WebSocket<S> {
         buf.truncate(start + *result.as_ref().unwrap_or(&0));
         result
     }
+}
+
+/// How a timed write ended.
+enum Written {
+    /// Everything queued was written and flushed.
+    All,
+    /// The core's timer expired first and it dropped the queue.
+    GaveUp,
 }
 
 /// Errors after which the same call can simply be repeated.

@@ -11,7 +11,8 @@ use tokio::net::TcpStream;
 use ws_proto::handshake::{ClientRequest, Response};
 use ws_proto::Config;
 
-use crate::{client, Error, WebSocketStream};
+use crate::handshake::{client_handshake, within};
+use crate::{Error, WebSocketStream};
 
 /// How [`connect_with`] secures a `wss://` connection.
 ///
@@ -78,6 +79,12 @@ pub async fn connect(url: &str) -> Result<(WebSocketStream<MaybeTlsStream>, Resp
 /// `Origin` or `Authorization`), [`Config`] (limits, close timeout) and,
 /// for `wss://`, a [`Connector`] (`None`: rustls with the webpki roots).
 ///
+/// The TCP connection, TLS and the opening handshake together must finish
+/// within [`Config::handshake_timeout`] (10 s by default), or the result is
+/// [`Error::HandshakeTimedOut`]. A refusal (a non-101 answer, from the
+/// server or a proxy) is [`Error::Response`]; its message names the status
+/// and the likely cause.
+///
 /// ```
 /// use ws_tokio::{connect_with, ClientRequest, Config};
 /// # async fn demo() -> Result<(), ws_tokio::Error> {
@@ -96,6 +103,19 @@ pub async fn connect_with(
     config: Config,
     connector: Option<Connector>,
 ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+    let limit = config.get_handshake_timeout();
+    within(
+        limit,
+        Box::pin(connect_unbounded(request, config, connector)),
+    )
+    .await
+}
+
+async fn connect_unbounded(
+    request: ClientRequest,
+    config: Config,
+    connector: Option<Connector>,
+) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
     let tcp = TcpStream::connect((request.host(), request.port())).await?;
     tcp.set_nodelay(true)?;
     let stream = if request.is_secure() {
@@ -103,7 +123,7 @@ pub async fn connect_with(
     } else {
         MaybeTlsStream::Plain(tcp)
     };
-    client(request, stream, config).await
+    client_handshake(request, stream, config).await
 }
 
 #[cfg(feature = "rustls")]

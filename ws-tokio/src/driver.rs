@@ -135,7 +135,8 @@ struct State<S> {
     io_error: Option<io::Error>,
     /// The reader's task, woken when the writer changes what it waits for.
     reader_waker: Option<Waker>,
-    /// The core's close timer, allocated only while it runs.
+    /// The core's timer (close, linger, keepalive), allocated only while
+    /// one runs.
     timer: Option<Pin<Box<Sleep>>>,
     high_water: usize,
 }
@@ -403,8 +404,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         Poll::Ready(())
     }
 
-    /// The core's close timer: sleeps until its deadline; `true` once
-    /// `handle_timeout` was called because it expired.
+    /// The core's timers (close, linger, keepalive pings, idle timeout):
+    /// sleeps until their deadline; `true` once `handle_timeout` was called
+    /// because it passed.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
         let Some(deadline) = self.conn.poll_timeout(Instant::now().into_std()) else {
             self.timer = None;
@@ -525,14 +527,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
                         }
                         Poll::Pending => false,
                     };
+                    // Before waiting on anything: the close timer, or the
+                    // linger timer that bounds a write the peer never takes.
+                    if self.poll_timer(cx) {
+                        continue;
+                    }
                     if self.conn.should_close_transport() {
                         if !flushed {
                             return Poll::Pending;
                         }
                         ready!(self.poll_shutdown(Side::Reader, cx, w));
-                        continue;
-                    }
-                    if self.poll_timer(cx) {
                         continue;
                     }
                     // The peer is to close the transport (or the timer fires).
@@ -669,5 +673,43 @@ mod tests {
         // Each registration is woken once.
         Waker::from(wakers).wake();
         assert_eq!(reader.0.load(Ordering::Relaxed), 1);
+    }
+}
+
+#[cfg(test)]
+mod sizes {
+    use std::mem::size_of_val;
+
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// What every idle connection carries: the shared state (mostly the
+    /// core's `Connection`) and, inline in the task that serves it, the
+    /// futures of `accept` and of the echo loop's `recv` and `send`. Run
+    /// with `--nocapture` to see the figures; the bounds catch regressions.
+    #[tokio::test]
+    async fn per_connection_sizes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let shared = size_of::<super::Shared<TcpStream>>();
+        let conn = size_of::<ws_proto::Connection>();
+        let accept = size_of_val(&crate::accept(tcp));
+        let (a, _b) = tokio::io::duplex(64);
+        let mut ws =
+            crate::WebSocketStream::from_raw(a, ws_proto::Role::Server, Default::default());
+        let recv = size_of_val(&ws.recv());
+        let send = size_of_val(&ws.send(ws_proto::Message::text("x")));
+        println!("Shared<TcpStream> {shared} (ws_proto::Connection {conn}), accept future {accept}, recv future {recv}, send future {send}");
+        // The handshake is boxed: only its timer is inline.
+        assert!(accept <= 256, "accept future {accept}");
+        assert!(recv <= 32, "recv future {recv}");
+        assert!(send <= 64, "send future {send}");
+        // Beyond the core's `Connection`, the driver's own state stays small.
+        assert!(shared <= conn + 160, "Shared {shared}, Connection {conn}");
+    }
+
+    fn size_of<T>() -> usize {
+        std::mem::size_of::<T>()
     }
 }

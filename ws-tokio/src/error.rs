@@ -1,16 +1,20 @@
 //! The one error type of this crate.
 
 use core::fmt;
+use core::time::Duration;
 use std::io;
 
 use ws_proto::handshake::{InvalidUrl, RequestError, ResponseError};
-use ws_proto::{ProtocolError, SendError};
+use ws_proto::{CloseCode, CloseFrame, ProtocolError, SendError};
 
 /// Everything that can go wrong, sorted by who is at fault: the transport
 /// ([`Io`](Self::Io), [`Tls`](Self::Tls)), the peer ([`Protocol`](Self::Protocol),
 /// [`Request`](Self::Request), [`Response`](Self::Response)), the caller
-/// ([`Send`](Self::Send), [`Url`](Self::Url)), or a decision
-/// ([`Rejected`](Self::Rejected)).
+/// ([`Send`](Self::Send), [`Url`](Self::Url)), time
+/// ([`HandshakeTimedOut`](Self::HandshakeTimedOut)), or a decision
+/// ([`Rejected`](Self::Rejected), and for the [`Reconnecting`](crate::Reconnecting)
+/// client [`NotConnected`](Self::NotConnected), [`FinalClose`](Self::FinalClose),
+/// [`GaveUp`](Self::GaveUp)).
 ///
 /// ```
 /// use ws_tokio::Error;
@@ -22,7 +26,8 @@ use ws_proto::{ProtocolError, SendError};
 #[non_exhaustive]
 pub enum Error {
     /// The transport failed (connection reset, broken pipe, end of stream
-    /// during the opening handshake).
+    /// during the opening handshake: kind `UnexpectedEof`, with a message
+    /// pointing at proxies that do not pass upgrades through).
     Io(io::Error),
     /// The peer broke the protocol; the core has already queued the close
     /// frame with the matching code (1002, 1007, 1009) and the stream ends.
@@ -50,6 +55,31 @@ pub enum Error {
     /// The transport is closed (shut down after the close handshake, or broken
     /// by an error reported earlier): nothing more can be sent.
     ConnectionClosed,
+    /// The opening handshake did not complete within
+    /// [`Config::handshake_timeout`](ws_proto::Config::handshake_timeout)
+    /// (a silent or very slow peer); the transport was dropped.
+    HandshakeTimedOut {
+        /// The limit that passed.
+        after: Duration,
+    },
+    /// [`Reconnecting`](crate::Reconnecting): the message was not sent
+    /// because no connection is open right now (it is being re-established).
+    /// Nothing is queued: send it again after
+    /// [`ReconnectEvent::Reconnected`](crate::ReconnectEvent::Reconnected).
+    NotConnected,
+    /// [`Reconnecting`](crate::Reconnecting): the server closed with a code
+    /// after which the policy never reconnects (1008, or one marked with
+    /// [`ReconnectPolicy::final_code`](crate::ReconnectPolicy::final_code)).
+    FinalClose(CloseFrame),
+    /// [`Reconnecting`](crate::Reconnecting): every attempt the policy
+    /// allows ([`ReconnectPolicy::max_attempts`](crate::ReconnectPolicy::max_attempts))
+    /// failed.
+    GaveUp {
+        /// How many attempts were made since the connection was lost.
+        attempts: u32,
+        /// Why the last one failed.
+        last: Box<Self>,
+    },
 }
 
 impl Error {
@@ -71,6 +101,37 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The close code that goes with this error, when it ended a connection:
+    /// a protocol error's code (1002, 1007, 1009, ...), the final code of
+    /// [`FinalClose`](Self::FinalClose). With [`CloseKind::of`](crate::CloseKind::of)
+    /// it tells what kind of ending this was without looking at the text.
+    ///
+    /// ```
+    /// use ws_tokio::{CloseCode, CloseKind, Error};
+    /// use ws_tokio::ws_proto::ProtocolError;
+    /// let err = Error::Protocol(ProtocolError::InvalidUtf8);
+    /// assert_eq!(err.close_code(), Some(CloseCode::INVALID_PAYLOAD));
+    /// assert_eq!(err.close_code().map(CloseKind::of), Some(CloseKind::ProtocolError));
+    /// assert_eq!(Error::ConnectionClosed.close_code(), None);
+    /// ```
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Self::Protocol(err) => Some(err.close_code()),
+            Self::FinalClose(frame) => Some(frame.code),
+            _ => None,
+        }
+    }
+
+    /// Whether this is [`HandshakeTimedOut`](Self::HandshakeTimedOut).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert!(ws_tokio::Error::HandshakeTimedOut { after: Duration::from_secs(1) }.is_handshake_timeout());
+    /// ```
+    pub fn is_handshake_timeout(&self) -> bool {
+        matches!(self, Self::HandshakeTimedOut { .. })
+    }
 }
 
 impl fmt::Display for Error {
@@ -90,6 +151,22 @@ impl fmt::Display for Error {
                 )
             }
             Self::ConnectionClosed => f.write_str("the WebSocket connection is closed"),
+            Self::HandshakeTimedOut { after } => {
+                write!(f, "opening handshake timed out after {after:?}")
+            }
+            Self::NotConnected => f.write_str(
+                "not connected (reconnecting); the message was not sent, send it again once reconnected",
+            ),
+            Self::FinalClose(frame) => {
+                write!(f, "the server closed with {}", frame.code)?;
+                if !frame.reason.is_empty() {
+                    write!(f, " {:?}", frame.reason.as_str())?;
+                }
+                f.write_str(", which the reconnect policy treats as final: not reconnecting")
+            }
+            Self::GaveUp { attempts, last } => {
+                write!(f, "gave up reconnecting after {attempts} attempts; the last failed with: {last}")
+            }
         }
     }
 }
@@ -104,7 +181,8 @@ impl std::error::Error for Error {
             Self::Response(err) => Some(err),
             Self::Url(err) => Some(err),
             Self::Tls(err) => Some(&**err),
-            Self::Rejected { .. } | Self::ConnectionClosed => None,
+            Self::GaveUp { last, .. } => Some(&**last),
+            _ => None,
         }
     }
 }

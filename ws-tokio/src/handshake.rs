@@ -2,9 +2,14 @@
 //! builds, parses and checks the HTTP messages; this module writes and reads
 //! them.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Sleep;
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
 use ws_proto::{Config, Connection, Role};
 
@@ -16,7 +21,12 @@ const HEAD_READ: usize = 2048;
 
 /// Runs the client's opening handshake over a transport you connected
 /// yourself (TCP with your own socket options, a proxy tunnel, a Unix
-/// socket): writes the request, reads and checks the answer.
+/// socket): writes the request, reads and checks the answer, within
+/// [`Config::handshake_timeout`] ([`Error::HandshakeTimedOut`] otherwise).
+///
+/// A server (or proxy) answering with another status than 101 gives
+/// [`Error::Response`] with [`ResponseError::Rejected`](ws_proto::handshake::ResponseError::Rejected):
+/// its message names the status and the likely cause.
 ///
 /// ```
 /// use ws_tokio::{client, ClientRequest, Config};
@@ -32,6 +42,20 @@ const HEAD_READ: usize = 2048;
 /// ```
 pub async fn client<S>(
     request: ClientRequest,
+    stream: S,
+    config: Config,
+) -> Result<(WebSocketStream<S>, Response), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let limit = config.get_handshake_timeout();
+    within(limit, Box::pin(client_handshake(request, stream, config))).await
+}
+
+/// [`client`] without the time limit, for callers that bound a larger
+/// whole (TCP connect, TLS and the handshake in `connect_with`).
+pub(crate) async fn client_handshake<S>(
+    request: ClientRequest,
     mut stream: S,
     config: Config,
 ) -> Result<(WebSocketStream<S>, Response), Error>
@@ -46,7 +70,7 @@ where
     stream.flush().await?;
     let mut head = Vec::new();
     loop {
-        read_more(&mut stream, &mut head, "the server").await?;
+        read_more(&mut stream, &mut head, Peer::Server).await?;
         if let Some((response, used)) = pending.parse_response(&head)? {
             let extensions = response.negotiated().clone();
             let mut conn = Connection::with_extensions(
@@ -77,11 +101,11 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub async fn accept<S>(stream: S) -> Result<WebSocketStream<S>, Error>
+pub fn accept<S>(stream: S) -> impl Future<Output = Result<WebSocketStream<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    accept_with(stream, Config::default(), Request::accept).await
+    accept_with(stream, Config::default(), Request::accept)
 }
 
 /// Accepts a WebSocket connection after asking `callback`, which sees the
@@ -94,8 +118,9 @@ where
 /// refusal is written back and returned as [`Error::Rejected`] with its
 /// status. Bytes that followed the request go to the connection. To keep
 /// the request (its path, cookies), clone it out of the callback. A client
-/// that never finishes its request holds the call: bound it with
-/// `tokio::time::timeout`.
+/// that does not finish its request within [`Config::handshake_timeout`]
+/// (10 s by default; a slowloris attack) gets [`Error::HandshakeTimedOut`]
+/// and its transport is dropped.
 ///
 /// ```
 /// use ws_tokio::{accept_with, Config, Request, ServerResponse};
@@ -115,16 +140,16 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub async fn accept_with<S, F>(
+pub fn accept_with<S, F>(
     stream: S,
     config: Config,
     callback: F,
-) -> Result<WebSocketStream<S>, Error>
+) -> impl Future<Output = Result<WebSocketStream<S>, Error>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> ServerResponse,
 {
-    accept_with_prefix(stream, &[], config, callback).await
+    accept_with_prefix(stream, &[], config, callback)
 }
 
 /// [`accept_with`] for a transport from which the start of the request was
@@ -142,9 +167,29 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub async fn accept_with_prefix<S, F>(
-    mut stream: S,
+pub fn accept_with_prefix<S, F>(
+    stream: S,
     prefix: &[u8],
+    config: Config,
+    callback: F,
+) -> impl Future<Output = Result<WebSocketStream<S>, Error>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(&Request) -> ServerResponse,
+{
+    // Not an `async fn`: the future returned is only the timer and a box,
+    // so a task that accepts and then serves for hours stays small.
+    let limit = config.get_handshake_timeout();
+    let head = prefix.to_vec();
+    within(
+        limit,
+        Box::pin(accept_handshake(stream, head, config, callback)),
+    )
+}
+
+async fn accept_handshake<S, F>(
+    mut stream: S,
+    mut head: Vec<u8>,
     config: Config,
     callback: F,
 ) -> Result<WebSocketStream<S>, Error>
@@ -152,11 +197,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> ServerResponse,
 {
-    let mut head = prefix.to_vec();
     let (request, used) = loop {
         match Request::parse(&head) {
             Ok(Some(found)) => break found,
-            Ok(None) => read_more(&mut stream, &mut head, "the client").await?,
+            Ok(None) => read_more(&mut stream, &mut head, Peer::Client).await?,
             Err(err) => {
                 refuse(&mut stream, &ServerResponse::from_error(&err)).await;
                 return Err(Error::Request(err));
@@ -186,20 +230,76 @@ async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, response: &ServerResponse
     }
 }
 
-/// Appends what the transport has to `head`; end of stream is an error.
+/// Runs a handshake within `limit`. Callers box the handshake's future
+/// where they create it, and the timer is boxed too: their state (buffers,
+/// the request, the config, the timer entry) lives on the heap only while
+/// the handshake runs, instead of inline in the future of every task that
+/// accepts a connection and then serves it for hours.
+pub(crate) fn within<T, F>(limit: Duration, handshake: Pin<Box<F>>) -> Within<F>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    Within {
+        handshake,
+        timer: None,
+        limit,
+    }
+}
+
+/// The future of [`within`]: two boxes and the limit.
+pub(crate) struct Within<F> {
+    handshake: Pin<Box<F>>,
+    /// Started at the first poll, as an `async fn`'s timer would be.
+    timer: Option<Pin<Box<Sleep>>>,
+    limit: Duration,
+}
+
+impl<T, F: Future<Output = Result<T, Error>>> Future for Within<F> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Every field is `Unpin` (boxes and a duration).
+        let this = self.get_mut();
+        if let Poll::Ready(result) = this.handshake.as_mut().poll(cx) {
+            return Poll::Ready(result);
+        }
+        let limit = this.limit;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        ready!(timer.as_mut().poll(cx));
+        Poll::Ready(Err(Error::HandshakeTimedOut { after: limit }))
+    }
+}
+
+/// Who we wait for during the handshake, for the end-of-stream message.
+#[derive(Clone, Copy)]
+enum Peer {
+    Server,
+    Client,
+}
+
+/// Appends what the transport has to `head` (read straight into its spare
+/// room, so no buffer lives in the future across the wait); end of stream
+/// is an error.
 async fn read_more<S: AsyncRead + Unpin>(
     stream: &mut S,
     head: &mut Vec<u8>,
-    peer: &str,
+    peer: Peer,
 ) -> Result<(), Error> {
-    let mut chunk = [0u8; HEAD_READ];
-    let n = stream.read(&mut chunk).await?;
+    head.reserve(HEAD_READ);
+    let n = stream.read_buf(head).await?;
     if n == 0 {
+        let message = match peer {
+            // A server that accepts TCP but closes before answering is
+            // usually a proxy or load balancer that refuses upgrades.
+            Peer::Server => "connection closed during the opening handshake (a proxy or load balancer that does not pass WebSocket upgrades?)",
+            Peer::Client => "connection closed by the client during the opening handshake",
+        };
         return Err(Error::Io(io::Error::new(
             io::ErrorKind::UnexpectedEof,
-            format!("{peer} closed the connection during the opening handshake"),
+            message,
         )));
     }
-    head.extend_from_slice(&chunk[..n]);
     Ok(())
 }

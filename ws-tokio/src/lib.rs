@@ -16,6 +16,8 @@
 //!   [`Request`] and accepts or refuses it ([`accept_with_prefix`] when you
 //!   have already read part of the request).
 //! * Already upgraded elsewhere (hyper, axum): [`WebSocketStream::from_raw`].
+//! * A client that dials again after losing the connection, with backoff
+//!   and a visible event for every loss and reconnect: [`Reconnecting`].
 //! * Then [`WebSocketStream`]: a `Stream` of messages and a `Sink` for them,
 //!   with [`recv`](WebSocketStream::recv), [`send`](WebSocketStream::send),
 //!   [`close`](WebSocketStream::close) and [`split`](WebSocketStream::split)
@@ -33,6 +35,25 @@
 //!    between frames, the core's size hint for large frames); at end of
 //!    stream, tell the core.
 //!
+//! The core's timers are its close timeout, the linger after the close
+//! (bounding the last writes to a peer that no longer reads), and, when
+//! configured, keepalive pings ([`Config::ping_interval`]) and the idle
+//! timeout ([`Config::idle_timeout`]; the application then sees
+//! [`Message::Close`] with code 1006). They run while the stream is read.
+//!
+//! # Hardening
+//!
+//! * The opening handshake, on both sides, must finish within
+//!   [`Config::handshake_timeout`] (10 s by default), or
+//!   [`Error::HandshakeTimedOut`]: a client that connects and sends nothing,
+//!   or a byte at a time, does not hold a server's socket.
+//! * [`close`](WebSocketStream::close) is bounded by the close timeout even
+//!   when the peer neither answers nor reads.
+//! * A refusal by the server or a proxy names the HTTP status and its likely
+//!   cause; a connection closed during the handshake says so.
+//! * [`CloseKind`] tells clean closes, protocol errors, application codes
+//!   and abnormal drops apart.
+//!
 //! After the last message (a close frame, code 1006, or a protocol error),
 //! reading writes what is left and, once the core says so
 //! ([`should_close_transport`](ws_proto::Connection::should_close_transport)),
@@ -49,6 +70,9 @@
 //! * `rustls` (default): `wss://` in [`connect`] with rustls (ring provider)
 //!   and the `webpki-roots` certificates; [`Connector::Rustls`] for your own
 //!   rustls configuration.
+//! * `h2` (off by default): WebSocket over HTTP/2 (RFC 8441) with hyper
+//!   1.x, in the `h2` module: `h2::accept` for extended CONNECT requests
+//!   on a hyper server, `h2::connect` over a hyper client connection.
 //!
 //! # Example: an echo server and a client over loopback
 //!
@@ -80,15 +104,21 @@
 //! # }
 //! ```
 
+mod close;
 mod connect;
 mod driver;
 mod error;
+#[cfg(feature = "h2")]
+pub mod h2;
 mod handshake;
+mod reconnect;
 mod stream;
 
+pub use close::CloseKind;
 pub use connect::{connect, connect_with, Connector, MaybeTlsStream};
 pub use error::Error;
 pub use handshake::{accept, accept_with, accept_with_prefix, client};
+pub use reconnect::{ReconnectEvent, ReconnectPolicy, ReconnectSender, Reconnecting};
 pub use stream::{ReadHalf, WebSocketStream, WriteHalf};
 
 pub use ws_proto;

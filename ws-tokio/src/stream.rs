@@ -1,10 +1,10 @@
 //! The public stream type and its two halves.
 
 use core::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 use futures_sink::Sink;
@@ -178,16 +178,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        send(&self.shared, message).await
+    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        send(&self.shared, message)
     }
 
     /// Closes the connection gracefully: sends a close frame, then reads
     /// until the peer's answer arrives and the transport is closed (messages
-    /// that arrive meanwhile are discarded). The core's close timeout bounds
-    /// the wait for the peer; a peer that stops reading can still stall the
-    /// writing, so wrap the call in `tokio::time::timeout` where that
-    /// matters. Closing an already closed connection does nothing.
+    /// that arrive meanwhile are discarded). The core's close timeout
+    /// ([`Config::close_timeout`], 5 s by default) bounds the whole wait:
+    /// a peer that never answers, or never reads what is queued for it,
+    /// does not hold the call or the socket longer (the remaining queue is
+    /// dropped and the ending is a 1006). Closing an already closed
+    /// connection does nothing.
     ///
     /// ```
     /// # async fn demo(mut ws: ws_tokio::WebSocketStream<tokio::net::TcpStream>) -> Result<(), ws_tokio::Error> {
@@ -199,7 +201,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// ```
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.shared.start_close(code, reason)?;
-        poll_fn(|cx| self.shared.poll_close(cx)).await?;
+        // The reader writes the close frame, runs the close timer and reads
+        // the answer, so a write that cannot finish is bounded by the timer.
         while let Some(item) = self.recv().await {
             item?;
         }
@@ -363,8 +366,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        send(&self.shared, message).await
+    pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
+        send(&self.shared, message)
     }
 
     /// Sends a close frame and waits until it is written. The read half
@@ -384,6 +387,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
 }
 
 impl<S> WriteHalf<S> {
+    /// The shared state, for the reconnecting client's senders.
+    pub(crate) fn into_shared(self) -> Arc<Shared<S>> {
+        self.shared
+    }
+
     /// Bytes queued for the transport and not yet written.
     ///
     /// ```
@@ -421,13 +429,39 @@ impl<S> WriteHalf<S> {
     }
 }
 
-async fn send<S: AsyncRead + AsyncWrite + Unpin>(
+/// Waits for room, queues `message`, and writes it out.
+pub(crate) fn send<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared<S>,
     message: Message,
-) -> Result<(), Error> {
-    poll_fn(|cx| shared.poll_ready(cx)).await?;
-    shared.start_send(message)?;
-    poll_fn(|cx| shared.poll_flush(cx)).await
+) -> Sending<'_, S> {
+    Sending {
+        shared,
+        message: Some(message),
+    }
+}
+
+/// The future of `send`: a reference and the message, no more (an `async`
+/// block would carry the message twice, and it sits in the future of
+/// every task that serves a connection).
+pub(crate) struct Sending<'a, S> {
+    shared: &'a Shared<S>,
+    /// Until it is queued.
+    message: Option<Message>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Future for Sending<'_, S> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.message.is_some() {
+            ready!(this.shared.poll_ready(cx))?;
+            if let Some(message) = this.message.take() {
+                this.shared.start_send(message)?;
+            }
+        }
+        this.shared.poll_flush(cx)
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {

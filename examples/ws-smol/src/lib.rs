@@ -1,0 +1,1 @@
+//! A WebSocket adapter for smol (work in progress).

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Server memory per idle connection: the ws-tokio echo server holding many
+# idle WebSocket connections, on loopback.
+#
+#   bash tests/peers/idle-memory.sh            (10,000 connections)
+#   IDLE_CONNECTIONS=2000 bash tests/peers/idle-memory.sh
+#
+# For each client kind (without compression, and offering permessage-deflate
+# as browsers do), starts a fresh echo server, reads its VmRSS from
+# /proc/PID/status, opens the connections from a separate process
+# (`peer-check hold`), reads VmRSS again once all are idle, and reports the
+# growth per connection. The target (IDLE_TARGET_BYTES, default 1536 =
+# 1.5 KiB) applies to connections without compression; the deflate figure is
+# reported (see README.md for why it is larger). Raises `ulimit -n`.
+# Prints `idle-memory: N passed, N failed`; exits non-zero if over target.
+PEER_NAME=idle-memory
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+COUNT=${IDLE_CONNECTIONS:-10000}
+TARGET=${IDLE_TARGET_BYTES:-1536}
+# Both ends of every connection are on this machine, one per process.
+ulimit -n $((COUNT + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+if (($(ulimit -n) < COUNT + 100)); then
+    log "ulimit -n is $(ulimit -n): not enough for $COUNT connections"
+    fail "raise the open-file limit"
+    finish
+fi
+build_bins || { fail "build our binaries"; finish; }
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# The server runs under `timeout`: its PID is that process's only child.
+child_of() { tr -d ' \n' <"/proc/$1/task/$1/children"; }
+
+# measure LABEL [peer-check hold flags...]: sets PER_CONNECTION (bytes).
+measure() {
+    local label=$1
+    shift
+    local port before after holder_pid server fifo=$WORK/hold-$label.in
+    port=$(free_port)
+    start server_pid "$WORK/server-$label.log" timeout 900 "$PEERS_BIN/tokio-echo-server" "127.0.0.1:$port"
+    wait_for_line "$WORK/server-$label.log" '^listening on' 20 || return 1
+    server=$(child_of "$server_pid")
+    [[ -n $server && -r /proc/$server/status ]] || return 1
+    sleep 0.5
+    before=$(rss_kib "$server")
+    mkfifo "$fifo"
+    # The holder keeps its connections until its standard input ends.
+    timeout 900 "$PEERS_BIN/peer-check" hold "ws://127.0.0.1:$port/" "$COUNT" "$@" \
+        <"$fifo" >"$WORK/hold-$label.log" 2>&1 &
+    holder_pid=$!
+    PIDS+=("$holder_pid")
+    exec 3>"$fifo"
+    if ! wait_for_line "$WORK/hold-$label.log" "^holding $COUNT\$" 600; then
+        exec 3>&-
+        return 1
+    fi
+    sleep 2 # let the server finish the last handshakes and settle
+    after=$(rss_kib "$server")
+    exec 3>&- # the holder lets go
+    stop_pid "$holder_pid"
+    stop_pid "$server_pid"
+    PER_CONNECTION=$(((after - before) * 1024 / COUNT))
+    log "$label: server VmRSS ${before} KiB -> ${after} KiB with $COUNT idle connections: $PER_CONNECTION bytes per connection"
+}
+
+measure plain --no-deflate || { fail "measure without compression"; finish; }
+plain=$PER_CONNECTION
+if ((plain <= TARGET)); then
+    pass "idle connection without compression: $plain bytes (target <= $TARGET)"
+else
+    fail "idle connection without compression: $plain bytes (target <= $TARGET)"
+fi
+measure deflate || { fail "measure with permessage-deflate"; finish; }
+deflate=$PER_CONNECTION
+pass "idle connection with permessage-deflate negotiated: $deflate bytes (reported, no target)"
+echo "idle-memory: bytes per idle connection: plain=$plain deflate=$deflate (count=$COUNT)"
+
+finish
