@@ -79,19 +79,18 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod close;
 mod connect;
 mod error;
 mod handshake;
 mod transport;
 mod websocket;
 
-pub use close::CloseKind;
 pub use connect::{connect, connect_with, TlsConfig};
 pub use error::Error;
 pub use handshake::{accept, accept_with, client};
 pub use transport::{MaybeTlsStream, Transport};
 pub use websocket::WebSocket;
+pub use ws_proto::CloseKind;
 
 pub use ws_proto;
 pub use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};

@@ -73,7 +73,8 @@ struct MessageInProgress {
 pub(crate) struct Decoder {
     rules: DecoderRules,
     frame: Option<FrameInProgress>,
-    message: Option<MessageInProgress>,
+    /// Boxed: only messages that arrive in pieces need it.
+    message: Option<Box<MessageInProgress>>,
     utf8: Utf8Validator,
 }
 
@@ -349,14 +350,14 @@ impl Decoder {
         };
         check_message_len(header.payload_len, self.rules.max_message_size)?;
         self.utf8.reset();
-        self.message = Some(MessageInProgress {
+        self.message = Some(Box::new(MessageInProgress {
             kind,
             compressed: header.rsv & 0b100 != 0,
             len: header.payload_len,
             first: None,
             rest: BytesMut::new(),
             nothing_delivered: true,
-        });
+        }));
         Ok(())
     }
 }

@@ -109,7 +109,7 @@ pub use connection::{Config, Connection, Event, ReadyState, Role, SendOptions};
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{ProtocolError, SendError};
 pub use extensions::Extensions;
-pub use frame::{CloseCode, CloseFrame};
+pub use frame::{CloseCode, CloseFrame, CloseKind};
 pub use message::{Fragment, Message, MessageKind, Utf8Bytes};
 pub use rng::Randomness;
 pub use time::Instant;

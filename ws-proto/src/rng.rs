@@ -24,10 +24,11 @@ pub struct Randomness {
 
 #[derive(Debug, Clone)]
 enum Source {
+    /// The pool is allocated on first use: servers never mask, so they never need it.
     #[cfg(feature = "std")]
     Os {
-        pool: [u8; 64],
-        used: usize,
+        pool: Option<Box<[u8; 64]>>,
+        used: u8,
     },
     Seeded(u64),
     Callback(fn(&mut [u8])),
@@ -53,7 +54,7 @@ impl Randomness {
     pub fn os() -> Self {
         Self {
             source: Source::Os {
-                pool: [0; 64],
+                pool: None,
                 used: 64,
             },
         }
@@ -102,12 +103,13 @@ impl Randomness {
         match &mut self.source {
             #[cfg(feature = "std")]
             Source::Os { pool, used } => {
+                let pool = pool.get_or_insert_with(|| Box::new([0; 64]));
                 for b in out {
-                    if *used == pool.len() {
-                        getrandom::fill(pool).expect("the OS random generator failed");
+                    if usize::from(*used) == pool.len() {
+                        getrandom::fill(&mut pool[..]).expect("the OS random generator failed");
                         *used = 0;
                     }
-                    *b = pool[*used];
+                    *b = pool[usize::from(*used)];
                     *used += 1;
                 }
             }

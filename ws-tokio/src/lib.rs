@@ -104,7 +104,6 @@
 //! # }
 //! ```
 
-mod close;
 mod connect;
 mod driver;
 mod error;
@@ -114,12 +113,12 @@ mod handshake;
 mod reconnect;
 mod stream;
 
-pub use close::CloseKind;
 pub use connect::{connect, connect_with, Connector, MaybeTlsStream};
 pub use error::Error;
 pub use handshake::{accept, accept_with, accept_with_prefix, client};
 pub use reconnect::{ReconnectEvent, ReconnectPolicy, ReconnectSender, Reconnecting};
 pub use stream::{ReadHalf, WebSocketStream, WriteHalf};
+pub use ws_proto::CloseKind;
 
 pub use ws_proto;
 pub use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};

@@ -85,11 +85,13 @@ pub struct Connection {
     sending_fragmented: Option<MessageKind>,
     /// Validates text sent piece by piece with `send_fragment`.
     sending_utf8: crate::Utf8Validator,
-    keepalive: Keepalive,
+    /// Keepalive timers, only when configured (most connections have none).
+    keepalive: Option<Box<Keepalive>>,
     /// Numbers keepalive pings.
     pings_sent: u64,
     #[cfg(feature = "deflate")]
-    deflate: Option<DeflateState>,
+    /// Boxed: most connections never negotiate compression.
+    deflate: Option<Box<DeflateState>>,
 }
 
 /// The compression state of a connection that negotiated permessage-deflate.
@@ -141,7 +143,8 @@ impl Connection {
             deliver_fragments: config.deliver_fragments,
             rsv1_allowed: false,
         });
-        let keepalive = Keepalive::new(config.ping_interval, config.idle_timeout);
+        let keepalive = (config.ping_interval.is_some() || config.idle_timeout.is_some())
+            .then(|| Box::new(Keepalive::new(config.ping_interval, config.idle_timeout)));
         #[allow(unused_mut)]
         let mut conn = Self {
             role,
@@ -165,7 +168,7 @@ impl Connection {
                 Role::Server => Role::Client,
             };
             conn.decoder.allow_rsv1();
-            conn.deflate = Some(DeflateState {
+            conn.deflate = Some(Box::new(DeflateState {
                 compressor: crate::deflate::Compressor::new(
                     params.level,
                     params.window_bits_for(role),
@@ -178,7 +181,7 @@ impl Connection {
                 ),
                 threshold: params.threshold,
                 utf8: crate::Utf8Validator::new(),
-            });
+            }));
         }
         conn
     }
@@ -310,7 +313,11 @@ impl Connection {
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.ready_state() == ReadyState::Open {
-            match self.keepalive.on_timeout(now) {
+            let action = match &mut self.keepalive {
+                Some(k) => k.on_timeout(now),
+                None => KeepaliveAction::None,
+            };
+            match action {
                 KeepaliveAction::None => {}
                 KeepaliveAction::SendPing => {
                     self.pings_sent += 1;
@@ -382,7 +389,9 @@ impl Connection {
             loop {
                 let decoded = match self.decoder.decode(&mut self.read_buf) {
                     Ok(Some(decoded)) => {
-                        self.keepalive.note_activity();
+                        if let Some(k) = &mut self.keepalive {
+                            k.note_activity();
+                        }
                         decoded
                     }
                     Ok(None) => break,
@@ -493,10 +502,10 @@ impl Connection {
             self.close.deadline = None;
             None
         };
-        let keepalive = if self.ready_state() == ReadyState::Open {
-            self.keepalive.deadline(now)
-        } else {
-            None
+        let open = self.ready_state() == ReadyState::Open;
+        let keepalive = match &mut self.keepalive {
+            Some(k) if open => k.deadline(now),
+            _ => None,
         };
         match (close, keepalive) {
             (Some(c), Some(k)) => Some(c.min(k)),
@@ -514,5 +523,17 @@ impl Connection {
             && !self.close.received
             && !self.close.timed_out
             && !self.close.reported
+    }
+}
+
+#[cfg(test)]
+mod size_guard {
+    /// Servers hold many idle connections: what is not needed until a rare
+    /// feature is used (compression, keepalive, fragmented messages, masking
+    /// randomness) is boxed, so an idle connection stays small.
+    #[test]
+    fn an_idle_connection_stays_small() {
+        let size = core::mem::size_of::<super::Connection>();
+        assert!(size <= 400, "Connection grew to {size} bytes");
     }
 }

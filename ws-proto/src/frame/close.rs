@@ -89,6 +89,17 @@ impl CloseCode {
         matches!(self.0, 4000..=4999)
     }
 
+    /// What kind of ending this code stands for (clean, protocol error,
+    /// application, abnormal, other).
+    ///
+    /// ```
+    /// # use ws_proto::{CloseCode, CloseKind};
+    /// assert_eq!(CloseCode(4000).kind(), CloseKind::Application);
+    /// ```
+    pub fn kind(self) -> super::CloseKind {
+        super::CloseKind::of(self)
+    }
+
     /// A failure in the protocol or payload: 1002, 1003, 1007, 1009 or 1010.
     ///
     /// ```

@@ -5,11 +5,13 @@
 //! drives them. They are public for proxies, tests and fuzzers.
 
 mod close;
+mod close_kind;
 mod header;
 mod mask;
 mod opcode;
 
 pub use close::{CloseCode, CloseFrame};
+pub use close_kind::CloseKind;
 pub use header::{FrameHeader, MAX_HEADER_LEN};
 pub use mask::{apply_mask, apply_mask_scalar};
 pub use opcode::OpCode;

@@ -1,6 +1,6 @@
 //! What kind of ending a close code stands for.
 
-use ws_proto::{CloseCode, CloseFrame};
+use super::{CloseCode, CloseFrame};
 
 /// The kinds of connection endings an application usually handles
 /// differently, so it can tell them apart without reading reason strings.
@@ -9,7 +9,7 @@ use ws_proto::{CloseCode, CloseFrame};
 /// type only names the outcome.
 ///
 /// ```
-/// use ws_blocking::{CloseCode, CloseFrame, CloseKind};
+/// use ws_proto::{CloseCode, CloseFrame, CloseKind};
 /// assert_eq!(CloseKind::of(CloseCode::GOING_AWAY), CloseKind::Clean);
 /// assert_eq!(CloseKind::of(CloseCode::INVALID_PAYLOAD), CloseKind::ProtocolError);
 /// assert_eq!(CloseKind::of(CloseCode(4000)), CloseKind::Application);
@@ -40,7 +40,7 @@ impl CloseKind {
     /// The kind of `code`.
     ///
     /// ```
-    /// use ws_blocking::{CloseCode, CloseKind};
+    /// use ws_proto::{CloseCode, CloseKind};
     /// assert_eq!(CloseKind::of(CloseCode::MESSAGE_TOO_BIG), CloseKind::ProtocolError);
     /// ```
     pub fn of(code: CloseCode) -> Self {
@@ -60,7 +60,7 @@ impl CloseKind {
     /// Whether this is [`Clean`](Self::Clean).
     ///
     /// ```
-    /// assert!(ws_blocking::CloseKind::Clean.is_clean());
+    /// assert!(ws_proto::CloseKind::Clean.is_clean());
     /// ```
     pub fn is_clean(self) -> bool {
         self == Self::Clean
@@ -69,7 +69,7 @@ impl CloseKind {
     /// Whether this is [`Abnormal`](Self::Abnormal).
     ///
     /// ```
-    /// use ws_blocking::{CloseCode, CloseKind};
+    /// use ws_proto::{CloseCode, CloseKind};
     /// assert!(CloseKind::of(CloseCode::ABNORMAL).is_abnormal());
     /// ```
     pub fn is_abnormal(self) -> bool {
