@@ -90,6 +90,12 @@
 
 extern crate alloc;
 
+/// How to write an adapter for another runtime, step by step (the crate's
+/// GUIDE.md). The snippets are fragments of the `examples/ws-smol` adapter in
+/// the repository, which is built and tested as a whole.
+#[doc = include_str!("../GUIDE.md")]
+pub mod guide {}
+
 mod connection;
 mod decode;
 #[cfg(feature = "deflate")]

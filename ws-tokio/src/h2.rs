@@ -51,7 +51,7 @@
 //! ```
 
 use std::future::{poll_fn, Future};
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -61,14 +61,107 @@ use hyper::client::conn::http2::SendRequest;
 use hyper::ext::Protocol;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
 use ws_proto::{Config, Connection, Role};
 
 use crate::{Error, WebSocketStream};
 
-/// The transport of a WebSocket over HTTP/2: hyper's upgraded stream,
-/// adapted to tokio's I/O traits.
-pub type H2Stream = TokioIo<Upgraded>;
+/// The transport of a WebSocket over HTTP/2: hyper's upgraded stream (one
+/// HTTP/2 stream), with tokio's I/O traits.
+///
+/// It differs from `TokioIo<Upgraded>` in one way: when the peer ends the
+/// stream with RST_STREAM(NO_ERROR), which an HTTP/2 server sends once it
+/// has finished while our half is still open (RFC 9113 section 8.1, as
+/// hyper does after the close handshake), flushing and shutting down
+/// succeed: that reset means "done", not "failed". Writes after it still
+/// fail, as on a closed TCP connection.
+///
+/// ```
+/// use ws_tokio::{h2::H2Stream, WebSocketStream};
+///
+/// // What `h2::accept`'s `Upgrade` and `h2::connect` hand out.
+/// async fn count_messages(mut ws: WebSocketStream<H2Stream>) -> usize {
+///     let mut n = 0;
+///     while let Some(Ok(_)) = ws.recv().await {
+///         n += 1;
+///     }
+///     n
+/// }
+/// # let _ = count_messages;
+/// ```
+#[derive(Debug)]
+pub struct H2Stream {
+    io: TokioIo<Upgraded>,
+}
+
+impl H2Stream {
+    fn new(upgraded: Upgraded) -> Self {
+        Self {
+            io: TokioIo::new(upgraded),
+        }
+    }
+}
+
+impl AsyncRead for H2Stream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for H2Stream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx).map(finished_is_ok)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx).map(finished_is_ok)
+    }
+}
+
+/// `Ok` for the peer's RST_STREAM(NO_ERROR): hyper reports it as a failed
+/// body write whose cause is the h2 reason.
+fn finished_is_ok(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(err) if is_no_error_reset(&err) => Ok(()),
+        other => other,
+    }
+}
+
+fn is_no_error_reset(err: &io::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = err.get_ref().map(|e| e as _);
+    while let Some(e) = cause {
+        if let Some(h2) = e.downcast_ref::<::h2::Error>() {
+            return h2.reason() == Some(::h2::Reason::NO_ERROR);
+        }
+        cause = e.source();
+    }
+    false
+}
 
 /// How much of a refusal's body [`connect`] reads for the error (as the
 /// HTTP/1.1 handshake keeps).
@@ -238,7 +331,7 @@ impl Future for Upgrade {
         };
         match this.conn.take() {
             Some(conn) => Poll::Ready(Ok(WebSocketStream::from_connection(
-                TokioIo::new(upgraded),
+                H2Stream::new(upgraded),
                 conn,
             ))),
             None => Poll::Ready(Err(Error::ConnectionClosed)),
@@ -324,7 +417,7 @@ where
         accepted.negotiated().clone(),
     );
     Ok((
-        WebSocketStream::from_connection(TokioIo::new(upgraded), conn),
+        WebSocketStream::from_connection(H2Stream::new(upgraded), conn),
         accepted,
     ))
 }
@@ -349,4 +442,18 @@ async fn body_start(body: &mut Incoming) -> Vec<u8> {
 /// with hyper's error as the source.
 fn hyper_error(err: hyper::Error) -> Error {
     Error::Io(io::Error::other(err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_no_error_reset_counts_as_finished() {
+        let wrap = |reason| io::Error::other(::h2::Error::from(reason));
+        assert!(finished_is_ok(Err(wrap(::h2::Reason::NO_ERROR))).is_ok());
+        assert!(finished_is_ok(Err(wrap(::h2::Reason::CANCEL))).is_err());
+        assert!(finished_is_ok(Err(io::ErrorKind::BrokenPipe.into())).is_err());
+        assert!(finished_is_ok(Ok(())).is_ok());
+    }
 }

@@ -78,7 +78,7 @@ impl Connection {
     }
 
     /// Sends a text message, split into frames of at most
-    /// [`Config::max_send_frame_size`] bytes.
+    /// [`Config::max_send_frame_size`](crate::Config::max_send_frame_size) bytes.
     ///
     /// ```
     /// # use ws_proto::{Config, Connection, Role};
@@ -94,7 +94,7 @@ impl Connection {
     }
 
     /// Sends a binary message, split into frames of at most
-    /// [`Config::max_send_frame_size`] bytes. A server sends large payloads
+    /// [`Config::max_send_frame_size`](crate::Config::max_send_frame_size) bytes. A server sends large payloads
     /// without copying them.
     ///
     /// ```
