@@ -303,7 +303,7 @@ def main():
         w("| group | implementation | input | time | throughput |")
         w("|---|---|---|---|---|")
         order = {g: i for i, g in enumerate(
-            ["decode", "encode_server", "encode_client_masked", "reassembly", "mask", "utf8_ascii", "utf8_multibyte", "handshake"])}
+            ["decode", "encode_server", "encode_client_masked", "reassembly", "mask", "utf8_ascii", "utf8_multibyte", "mask_key", "handshake"])}
         size_order = {s: i for i, s in enumerate(["16B", "125B", "4KiB", "64KiB", "1MiB", "1MiB_in_64KiB", ""])}
         for (group, func, value), (ns, nbytes) in sorted(
                 crit.items(), key=lambda kv: (order.get(kv[0][0], 99), size_order.get(kv[0][2], 50), kv[0][2], kv[0][1])):

@@ -36,7 +36,12 @@ use ws_proto::{Config, Connection, Event, Role};
 mod common;
 use common::{frames_per_iter, SIZES};
 
-fn tungstenite_socket(role: tungstenite::protocol::Role) -> (tungstenite::WebSocket<MemStream>, ws_benches::mem::MemHandle) {
+fn tungstenite_socket(
+    role: tungstenite::protocol::Role,
+) -> (
+    tungstenite::WebSocket<MemStream>,
+    ws_benches::mem::MemHandle,
+) {
     let (stream, handle) = MemStream::new();
     (
         tungstenite::WebSocket::from_raw_socket(stream, role, None),
@@ -44,7 +49,12 @@ fn tungstenite_socket(role: tungstenite::protocol::Role) -> (tungstenite::WebSoc
     )
 }
 
-fn fast_socket(role: fastwebsockets::Role) -> (fastwebsockets::WebSocket<MemStream>, ws_benches::mem::MemHandle) {
+fn fast_socket(
+    role: fastwebsockets::Role,
+) -> (
+    fastwebsockets::WebSocket<MemStream>,
+    ws_benches::mem::MemHandle,
+) {
     let (stream, handle) = MemStream::new();
     (
         fastwebsockets::WebSocket::after_handshake(stream, role),

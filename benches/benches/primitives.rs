@@ -10,6 +10,10 @@
 //!   `compat` (with the error position, which a streaming validator needs)
 //!   entry points, to see whether the core should adopt simdutf8. The
 //!   `ours_chunked_1460` case feeds the text in TCP-segment-sized pieces.
+//! * `mask_key`: one masking key from `Randomness::os()` (a 64-byte pool
+//!   refilled by a `getrandom` system call every 16 keys) and from
+//!   `Randomness::seeded` (splitmix64, no system call): what a client pays
+//!   per frame for its key.
 
 // criterion_group! generates undocumented public functions.
 #![allow(missing_docs)]
@@ -19,7 +23,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ws_benches::wire;
 use ws_proto::frame::{apply_mask, apply_mask_scalar};
-use ws_proto::Utf8Validator;
+use ws_proto::{Randomness, Utf8Validator};
 
 mod common;
 use common::SIZES;
@@ -100,9 +104,18 @@ fn utf8(c: &mut Criterion) {
     }
 }
 
+fn mask_key(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mask_key");
+    let mut os = Randomness::os();
+    group.bench_function("os", |b| b.iter(|| os.mask_key()));
+    let mut seeded = Randomness::seeded(1);
+    group.bench_function("seeded", |b| b.iter(|| seeded.mask_key()));
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = common::criterion();
-    targets = mask, utf8
+    targets = mask, utf8, mask_key
 }
 criterion_main!(benches);

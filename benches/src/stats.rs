@@ -105,7 +105,8 @@ impl Report {
     /// `key=value` pairs on one line, for scripts (`-` for a missing value).
     pub fn to_line(&self) -> String {
         let mut line = String::new();
-        let us = |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e6));
+        let us =
+            |d: Option<Duration>| d.map_or("-".into(), |d| format!("{:.1}", d.as_secs_f64() * 1e6));
         let _ = write!(
             line,
             "messages={} secs={:.3} msg_per_s={:.0} mb_per_s={:.2} p50_us={} p99_us={} server_cpu_s={} cpu_us_per_msg={}",

@@ -62,8 +62,9 @@ struct MessageInProgress {
     compressed: bool,
     /// Payload bytes announced so far by its frames.
     len: u64,
-    /// Finished frames' payloads (message mode only).
+    /// Message mode: the first frame's payload while it is the only one...
     first: Option<Bytes>,
+    /// ...then every payload so far, in the buffer that becomes the message.
     rest: BytesMut,
     /// Fragment mode: nothing of this message handed out yet.
     nothing_delivered: bool,
@@ -277,10 +278,17 @@ impl Decoder {
             let payload = buf.split_to(len as usize).freeze();
             self.frame = None;
             if !header.fin {
-                if message.first.is_none() {
-                    message.first = Some(payload);
-                } else {
-                    message.rest.extend_from_slice(&payload);
+                match message.first.take() {
+                    // The first fragment is kept as is (no copy yet).
+                    None if message.rest.is_empty() => message.first = Some(payload),
+                    // From the second on, fragments are appended to one
+                    // buffer that becomes the message.
+                    Some(first) => {
+                        message.rest.reserve(2 * (first.len() + payload.len()));
+                        message.rest.extend_from_slice(&first);
+                        message.rest.extend_from_slice(&payload);
+                    }
+                    None => message.rest.extend_from_slice(&payload),
                 }
                 continue;
             }
@@ -289,14 +297,21 @@ impl Decoder {
             }
             // The message is complete: the state can go.
             let message = self.message.take().expect("checked above");
-            let payload = match message.first {
-                None => payload,
+            let mut message = message;
+            let payload = match message.first.take() {
+                // A single frame: its slice of the read buffer, no copy.
+                None if message.rest.is_empty() => payload,
+                // Two frames: one copy into a buffer of the exact size.
                 Some(first) => {
-                    let mut whole = BytesMut::with_capacity(message.len as usize);
+                    let mut whole = BytesMut::with_capacity(first.len() + payload.len());
                     whole.extend_from_slice(&first);
-                    whole.extend_from_slice(&message.rest);
                     whole.extend_from_slice(&payload);
                     whole.freeze()
+                }
+                // More: the assembled buffer becomes the message.
+                None => {
+                    message.rest.extend_from_slice(&payload);
+                    core::mem::take(&mut message.rest).freeze()
                 }
             };
             return Ok(Some(Decoded::Message {

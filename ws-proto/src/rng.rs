@@ -1,7 +1,7 @@
 //! Randomness for masking keys and handshake nonces.
 //!
 //! By default bytes come from the operating system's secure generator
-//! (`getrandom`), fetched 64 bytes at a time so that masking a frame does not
+//! (`getrandom`), fetched 256 bytes at a time (64 masking keys) so that masking a frame does not
 //! cost a system call. Tests can inject a seed for repeatable output.
 
 #[allow(unused_imports)]
@@ -27,8 +27,8 @@ enum Source {
     /// The pool is allocated on first use: servers never mask, so they never need it.
     #[cfg(feature = "std")]
     Os {
-        pool: Option<Box<[u8; 64]>>,
-        used: u8,
+        pool: Option<Box<[u8; 256]>>,
+        used: u16,
     },
     Seeded(u64),
     Callback(fn(&mut [u8])),
@@ -55,7 +55,7 @@ impl Randomness {
         Self {
             source: Source::Os {
                 pool: None,
-                used: 64,
+                used: 256,
             },
         }
     }
@@ -103,7 +103,7 @@ impl Randomness {
         match &mut self.source {
             #[cfg(feature = "std")]
             Source::Os { pool, used } => {
-                let pool = pool.get_or_insert_with(|| Box::new([0; 64]));
+                let pool = pool.get_or_insert_with(|| Box::new([0; 256]));
                 for b in out {
                     if usize::from(*used) == pool.len() {
                         getrandom::fill(&mut pool[..]).expect("the OS random generator failed");

@@ -296,7 +296,10 @@ async fn load(args: &Args) -> io::Result<()> {
         .await
         .is_err()
     {
-        eprintln!("loadgen ({}): some connections did not close in 5 s", args.label);
+        eprintln!(
+            "loadgen ({}): some connections did not close in 5 s",
+            args.label
+        );
     }
     let (p50, p99) = shared.latencies.borrow_mut().p50_p99();
     let report = Report {
@@ -414,7 +417,8 @@ impl Driver {
         let start = sent
             .pop_front()
             .ok_or_else(|| io::Error::other("an echo for a message never sent"))?;
-        self.shared.record(now.saturating_duration_since(start), len);
+        self.shared
+            .record(now.saturating_duration_since(start), len);
         Ok(())
     }
 
@@ -517,7 +521,8 @@ mod tests {
 
     #[test]
     fn arguments() {
-        let args = parse("--url ws://127.0.0.1:1/ -c 2 -m 3 -s 1024 --seconds 1.5 --server-pid 7").unwrap();
+        let args = parse("--url ws://127.0.0.1:1/ -c 2 -m 3 -s 1024 --seconds 1.5 --server-pid 7")
+            .unwrap();
         assert_eq!((args.connections, args.inflight, args.size), (2, 3, 1024));
         assert_eq!((args.seconds, args.server_pid), (1.5, Some(7)));
         assert!(parse("--url http://x/").is_err());
