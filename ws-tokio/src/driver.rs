@@ -431,16 +431,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         true
     }
 
-    /// Reads from the transport into the core: through a small stack buffer
-    /// when nothing is buffered (an idle connection keeps no buffer), else
-    /// straight into the core's buffer, sized by its hint for large frames.
-    /// `Ok(0)` is the end of stream.
+    /// Reads from the transport into the core: straight into the core's
+    /// buffer (sized by its hint for large frames) while data flows, through
+    /// a small stack buffer when the connection holds no buffer. A read that
+    /// finds nothing waiting gives an empty buffer back, so an idle
+    /// connection keeps none. `Ok(0)` is the end of stream.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let hint = self.conn.receive_size_hint();
         let buf = self.conn.receive_buffer();
-        if buf.is_empty() {
-            // Nothing is buffered: let go of the allocation earlier frames
-            // were cut from (its spare room would keep all of it alive).
+        if buf.is_empty() && buf.capacity() < MIN_READ {
             *buf = BytesMut::new();
             if hint <= STACK_READ {
                 return self.poll_read_copy::<STACK_READ>(cx);
@@ -449,7 +448,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         } else if buf.capacity() - buf.len() < MIN_READ {
             buf.reserve(hint.clamp(MIN_READ, MAX_RESERVE));
         }
-        poll_read_spare(Pin::new(&mut self.io), buf, cx)
+        let result = poll_read_spare(Pin::new(&mut self.io), buf, cx);
+        if result.is_pending() {
+            let buf = self.conn.receive_buffer();
+            if buf.is_empty() {
+                // Idle: let go of the allocation earlier frames were cut
+                // from (its spare room would keep all of it alive).
+                *buf = BytesMut::new();
+            }
+        }
+        result
     }
 
     /// Reads into a stack buffer and hands the bytes to `Connection::receive`.
