@@ -139,19 +139,9 @@ impl Decoder {
         if !header.fin || header.rsv != 0 || (buf.len() as u64) < total {
             return Ok(None);
         }
-        match (self.rules.role, header.mask.is_some()) {
-            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrameFromClient),
-            (Role::Client, true) => return Err(ProtocolError::MaskedFrameFromServer),
-            _ => {}
-        }
-        let len = header.payload_len;
-        if len > self.rules.max_frame_size as u64 {
-            return Err(ProtocolError::FrameTooLarge {
-                len,
-                max: self.rules.max_frame_size,
-            });
-        }
-        check_message_len(len, self.rules.max_message_size)?;
+        self.check_mask(&header)?;
+        self.check_frame_len(&header)?;
+        check_message_len(header.payload_len, self.rules.max_message_size)?;
         let mut frame = buf.split_to(total as usize);
         let payload = &mut frame[header_len..];
         if let Some(key) = header.mask {
@@ -326,11 +316,7 @@ impl Decoder {
     /// fragmentation sequence and the limits, and starts a message if it is
     /// the first frame of one.
     fn start_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
-        match (self.rules.role, header.mask.is_some()) {
-            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrameFromClient),
-            (Role::Client, true) => return Err(ProtocolError::MaskedFrameFromServer),
-            _ => {}
-        }
+        self.check_mask(header)?;
         let rsv1_ok = self.rules.rsv1_allowed
             && matches!(header.opcode, OpCode::Text | OpCode::Binary)
             && self.message.is_none();
@@ -345,12 +331,7 @@ impl Decoder {
         if header.opcode.is_control() {
             return Ok(());
         }
-        if header.payload_len > self.rules.max_frame_size as u64 {
-            return Err(ProtocolError::FrameTooLarge {
-                len: header.payload_len,
-                max: self.rules.max_frame_size,
-            });
-        }
+        self.check_frame_len(header)?;
         let kind = match (header.opcode, &mut self.message) {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
             (OpCode::Continuation, Some(message)) => {
@@ -373,6 +354,29 @@ impl Decoder {
             rest: BytesMut::new(),
             nothing_delivered: true,
         }));
+        Ok(())
+    }
+}
+
+impl Decoder {
+    /// Clients mask every frame, servers none (section 5.1).
+    fn check_mask(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        match (self.rules.role, header.mask.is_some()) {
+            (Role::Server, false) => Err(ProtocolError::UnmaskedFrameFromClient),
+            (Role::Client, true) => Err(ProtocolError::MaskedFrameFromServer),
+            _ => Ok(()),
+        }
+    }
+
+    /// A data frame's announced length against `max_frame_size`, before any
+    /// of its payload is buffered.
+    fn check_frame_len(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        if header.payload_len > self.rules.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                len: header.payload_len,
+                max: self.rules.max_frame_size,
+            });
+        }
         Ok(())
     }
 }
