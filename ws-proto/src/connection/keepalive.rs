@@ -19,13 +19,16 @@ pub(crate) struct Keepalive {
     last_activity: Option<Instant>,
     /// When the last keepalive ping went out, while the peer stays quiet.
     last_ping: Option<Instant>,
+    /// Keepalive pings sent so far; each ping carries its number.
+    pings_sent: u64,
 }
 
 /// What an expired keepalive timer asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum KeepaliveAction {
     None,
-    SendPing,
+    /// Send a ping with this number (big-endian) as its payload.
+    SendPing(u64),
     GiveUp,
 }
 
@@ -87,7 +90,8 @@ impl Keepalive {
         if let Some(every) = self.ping_interval {
             if now >= self.last_ping.unwrap_or(base) + every {
                 self.last_ping = Some(now);
-                return KeepaliveAction::SendPing;
+                self.pings_sent += 1;
+                return KeepaliveAction::SendPing(self.pings_sent);
             }
         }
         KeepaliveAction::None
@@ -105,9 +109,9 @@ mod tests {
         let mut k = Keepalive::new(Some(10 * s), Some(25 * s));
         assert_eq!(k.deadline(t0), Some(t0 + 10 * s));
         assert_eq!(k.on_timeout(t0 + 5 * s), KeepaliveAction::None);
-        assert_eq!(k.on_timeout(t0 + 10 * s), KeepaliveAction::SendPing);
+        assert_eq!(k.on_timeout(t0 + 10 * s), KeepaliveAction::SendPing(1));
         assert_eq!(k.deadline(t0 + 10 * s), Some(t0 + 20 * s));
-        assert_eq!(k.on_timeout(t0 + 20 * s), KeepaliveAction::SendPing);
+        assert_eq!(k.on_timeout(t0 + 20 * s), KeepaliveAction::SendPing(2));
         assert_eq!(k.deadline(t0 + 20 * s), Some(t0 + 25 * s));
         assert_eq!(k.on_timeout(t0 + 25 * s), KeepaliveAction::GiveUp);
     }

@@ -15,6 +15,7 @@ use crate::Instant;
 use bytes::{Bytes, BytesMut};
 
 pub use config::Config;
+use config::Settings;
 pub use event::Event;
 pub use send::SendOptions;
 pub use state::ReadyState;
@@ -75,7 +76,8 @@ pub enum Role {
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
-    config: Config,
+    /// The part of the [`Config`] consulted after construction.
+    config: Settings,
     read_buf: BytesMut,
     decoder: Decoder,
     outbound: Outbound,
@@ -87,8 +89,6 @@ pub struct Connection {
     sending_utf8: crate::Utf8Validator,
     /// Keepalive timers, only when configured (most connections have none).
     keepalive: Option<Box<Keepalive>>,
-    /// Numbers keepalive pings.
-    pings_sent: u64,
     #[cfg(feature = "deflate")]
     /// Boxed: most connections never negotiate compression.
     deflate: Option<Box<DeflateState>>,
@@ -148,7 +148,7 @@ impl Connection {
         #[allow(unused_mut)]
         let mut conn = Self {
             role,
-            config,
+            config: Settings::from(config),
             read_buf: BytesMut::new(),
             decoder,
             outbound: Outbound::default(),
@@ -157,7 +157,6 @@ impl Connection {
             sending_fragmented: None,
             sending_utf8: crate::Utf8Validator::new(),
             keepalive,
-            pings_sent: 0,
             #[cfg(feature = "deflate")]
             deflate: None,
         };
@@ -319,10 +318,12 @@ impl Connection {
             };
             match action {
                 KeepaliveAction::None => {}
-                KeepaliveAction::SendPing => {
-                    self.pings_sent += 1;
-                    let payload = Bytes::copy_from_slice(&self.pings_sent.to_be_bytes());
-                    self.push_frame(true, OpCode::Ping, &payload);
+                KeepaliveAction::SendPing(number) => {
+                    self.push_frame(
+                        true,
+                        OpCode::Ping,
+                        &Bytes::copy_from_slice(&number.to_be_bytes()),
+                    );
                 }
                 KeepaliveAction::GiveUp => {
                     // The peer is gone or stuck: tell it we are leaving (it
@@ -534,6 +535,6 @@ mod size_guard {
     #[test]
     fn an_idle_connection_stays_small() {
         let size = core::mem::size_of::<super::Connection>();
-        assert!(size <= 400, "Connection grew to {size} bytes");
+        assert!(size <= 320, "Connection grew to {size} bytes");
     }
 }
