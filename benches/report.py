@@ -26,6 +26,22 @@ SHOWN = {
     "tokio-websockets": "tokio-websockets",
 }
 
+# The performance targets: server CPU per echo, ours / the best peer's, at
+# most this much. Keys: (size, connections, in flight); None matches any.
+TARGETS = [
+    ((20, 100, 1), 0.8),
+    ((1024, 100, 1), 0.8),
+    ((65536, None, None), 0.9),
+    ((1048576, None, None), 0.9),
+]
+
+
+def target_for(load):
+    for key, limit in TARGETS:
+        if all(k is None or k == v for k, v in zip(key, load)):
+            return limit
+    return None
+
 
 def size_name(n):
     n = int(n)
@@ -200,6 +216,29 @@ def main():
       f"{args.rounds} round(s) (median shown); binary messages; the load generator (ws-proto client core on raw tokio TCP) "
       "does not offer permessage-deflate, so no server compresses.")
     w("* The machine is shared with fuzzers and test suites: absolute numbers are noisy; ratios from the same run are the point.")
+    w("")
+    w("## Targets: server CPU per echo, ours ÷ the best peer")
+    w("")
+    w("From the performance issue: at most 0.8× the best peer's for 20 B and 1 KiB messages over 100 connections "
+      "with one message in flight each, at most 0.9× for 64 KiB and 1 MiB. Best peer: the lowest CPU per echo "
+      "among tokio-tungstenite, fastwebsockets and tokio-websockets at the same load.")
+    w("")
+    w("| server | load | ours µs/echo | best peer | peer µs/echo | ratio | target | met |")
+    w("|---|---|---|---|---|---|---|---|")
+    for label in [OURS, "ws-blocking"]:
+        for load in loads:
+            limit = target_for(load)
+            ours = e2e(label, load, "cpu_us_per_msg")
+            if limit is None or ours is None:
+                continue
+            peers = [(e2e(p, load, "cpu_us_per_msg"), p) for p in PEERS]
+            peers = [(v, p) for v, p in peers if v]
+            if not peers:
+                continue
+            best, name = min(peers)
+            r = ours / best
+            w(f"| {SHOWN[label]} | {load_name(load)} | {fmt(ours)} | {SHOWN[name]} | {fmt(best)} | "
+              f"{r:.2f} | ≤ {limit} | {'yes' if r <= limit else 'no'} |")
     w("")
     w("## Ratios: ours ÷ peer")
     w("")
