@@ -8,7 +8,8 @@ use ws_proto::{CloseCode, Connection, Event, Message, ReadyState};
 use crate::error::is_timeout_kind;
 use crate::{Error, Transport};
 
-/// The smallest read: a connection starts with no buffer and grows it to this.
+/// Reads for small frames (and frame headers) go through a scratch buffer of
+/// this size; larger frames are read straight into the core's buffer.
 const MIN_READ: usize = 8 * 1024;
 /// The largest single read; larger frames take several.
 const MAX_READ: usize = 256 * 1024;
@@ -69,6 +70,9 @@ const MAX_IOV: usize = 64;
 pub struct WebSocket<S> {
     stream: S,
     conn: Connection,
+    /// Where small reads land before they are copied into the core: zeroed
+    /// once (at the first read), not before every read. Empty until then.
+    scratch: Box<[u8]>,
     /// `Event::Close` or a protocol error was handed to the caller.
     reported: bool,
     /// The transport was shut down (or failed after `reported`): nothing more
@@ -92,6 +96,7 @@ impl<S> WebSocket<S> {
         Self {
             stream,
             conn,
+            scratch: Box::default(),
             reported: false,
             finished: false,
         }
@@ -324,13 +329,25 @@ impl<S: Transport> WebSocket<S> {
 
     fn write_queued(&mut self) -> io::Result<()> {
         while self.conn.buffered_amount() > 0 {
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let mut count = 0;
-            for (slot, chunk) in iov.iter_mut().zip(self.conn.transmit_slices()) {
-                *slot = IoSlice::new(chunk);
-                count += 1;
-            }
-            match self.stream.write_vectored(&iov[..count]) {
+            let written = {
+                let mut chunks = self.conn.transmit_slices();
+                match (chunks.next(), chunks.next()) {
+                    // The usual case for a small message: its frame is one chunk.
+                    // A plain write spares filling an array of `MAX_IOV` slices.
+                    (Some(only), None) => self.stream.write(only),
+                    (first, second) => {
+                        let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                        let mut count = 0;
+                        let all = first.into_iter().chain(second).chain(chunks);
+                        for (slot, chunk) in iov.iter_mut().zip(all) {
+                            *slot = IoSlice::new(chunk);
+                            count += 1;
+                        }
+                        self.stream.write_vectored(&iov[..count])
+                    }
+                }
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.conn.advance_transmit(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -434,17 +451,31 @@ impl<S: Transport> WebSocket<S> {
         (self.stream.set_read_timeout(previous).and(result), ours)
     }
 
+    /// One read into the core. `Read::read` needs initialized memory, so
+    /// reading into the core's buffer means zeroing the room first. For a
+    /// large frame that room is about as large as the data, but a small
+    /// message would pay for zeroing 8 KiB per read; those reads go through
+    /// `scratch`, zeroed once, and only the bytes read are copied.
     fn read_some(&mut self) -> io::Result<usize> {
-        if self.reported {
-            // Only waiting for the end of the transport: whatever still comes
-            // is discarded by the core.
-            let mut scratch = [0; 1024];
-            let n = self.stream.read(&mut scratch)?;
-            self.conn.receive(&scratch[..n]);
+        let hint = self.conn.receive_size_hint();
+        if hint <= MIN_READ || self.reported {
+            // After `reported`, only waiting for the end of the transport:
+            // whatever still comes is discarded by the core.
+            if self.scratch.is_empty() {
+                self.scratch = vec![0; MIN_READ].into_boxed_slice();
+            }
+            let n = self.stream.read(&mut self.scratch)?;
+            let buf = self.conn.receive_buffer();
+            if buf.capacity() - buf.len() < n {
+                // Room for several reads: once the messages cut from it are
+                // dropped, the same allocation is reused rather than a new
+                // one sized for this read alone.
+                buf.reserve(MIN_READ);
+            }
+            self.conn.receive(&self.scratch[..n]);
             return Ok(n);
         }
-        let hint = self.conn.receive_size_hint();
-        let chunk = hint.clamp(MIN_READ, MAX_READ);
+        let chunk = hint.min(MAX_READ);
         let buf = self.conn.receive_buffer();
         if hint > chunk {
             buf.reserve(hint.min(MAX_RESERVE));
@@ -590,6 +621,24 @@ mod tests {
         let pieces = wire.chunks(10_000).map(|c| Ok(c.to_vec())).collect();
         let mut ws = server(pieces);
         assert_eq!(ws.read().unwrap(), Message::binary(payload));
+    }
+
+    #[test]
+    fn small_messages_in_any_chunking_are_read_whole() {
+        let messages: Vec<Message> = (0..40usize)
+            .map(|i| match i % 3 {
+                0 => Message::text("κόσμε".repeat(i)),
+                1 => Message::binary(vec![i as u8; i * 97]),
+                _ => Message::Pong(vec![i as u8; i % 126].into()),
+            })
+            .collect();
+        let wire: Vec<u8> = messages.iter().cloned().flat_map(from_client).collect();
+        for piece in [1, 2, 3, 7, 100, 1000, MIN_READ - 1, MIN_READ + 1, wire.len()] {
+            let mut ws = server(wire.chunks(piece).map(|c| Ok(c.to_vec())).collect());
+            // Messages stay intact while later reads reuse the read buffers.
+            let got: Vec<Message> = messages.iter().map(|_| ws.read().unwrap()).collect();
+            assert_eq!(got, messages, "pieces of {piece}");
+        }
     }
 
     #[test]
