@@ -633,7 +633,17 @@ mod tests {
             })
             .collect();
         let wire: Vec<u8> = messages.iter().cloned().flat_map(from_client).collect();
-        for piece in [1, 2, 3, 7, 100, 1000, MIN_READ - 1, MIN_READ + 1, wire.len()] {
+        for piece in [
+            1,
+            2,
+            3,
+            7,
+            100,
+            1000,
+            MIN_READ - 1,
+            MIN_READ + 1,
+            wire.len(),
+        ] {
             let mut ws = server(wire.chunks(piece).map(|c| Ok(c.to_vec())).collect());
             // Messages stay intact while later reads reuse the read buffers.
             let got: Vec<Message> = messages.iter().map(|_| ws.read().unwrap()).collect();
