@@ -5,7 +5,13 @@
 //! What is compared, per iteration of about 1 MiB of payload:
 //!
 //! * ours: a long-lived `ws_proto::Connection`; decode = `receive(&wire)`
-//!   (one copy into the read buffer) and `poll_event` until `None`; encode =
+//!   (one copy into the read buffer) and `poll_event_ref` until `None`: each
+//!   payload is unmasked in place and lent out as a slice valid until the
+//!   next call, the same work as fastwebsockets' borrowed `Frame`, and the
+//!   call a performance-minded user makes when the payload is consumed on
+//!   the spot. `ours_owned` drains with `poll_event` instead, which hands
+//!   each payload out as `Bytes` split off the read buffer (no copy, but a
+//!   reference count per message, as tungstenite's `Message` has); encode =
 //!   `send_binary(bytes)` and draining `transmit_slices` + `advance_transmit`
 //!   after every message, as an adapter does.
 //! * tungstenite: a long-lived `WebSocket::from_raw_socket` over an in-memory
@@ -74,7 +80,20 @@ fn decode(c: &mut Criterion) {
             b.iter(|| {
                 ours.receive(&wire);
                 let mut n = 0;
-                while let Some(event) = ours.poll_event().expect("valid frames") {
+                while let Some(event) = ours.poll_event_ref().expect("valid frames") {
+                    black_box(event);
+                    n += 1;
+                }
+                assert_eq!(n, count);
+            })
+        });
+
+        let mut ours_owned = Connection::new(Role::Server, Config::default());
+        group.bench_function(BenchmarkId::new("ours_owned", name), |b| {
+            b.iter(|| {
+                ours_owned.receive(&wire);
+                let mut n = 0;
+                while let Some(event) = ours_owned.poll_event().expect("valid frames") {
                     black_box(event);
                     n += 1;
                 }

@@ -1,19 +1,31 @@
-//! The frame decoder: one path for both delivery modes.
+//! The frame decoder: one path for both delivery modes and both ways of
+//! handing out payloads.
 //!
 //! The decoder reads frames from the front of the connection's read buffer.
 //! Payload bytes are unmasked (and, for text, validated) in place as they
 //! arrive, so invalid UTF-8 is caught before the rest of the frame shows up.
-//! In message mode a finished frame is split off the buffer as one `Bytes`
-//! (no copy); a single-frame message is handed out as that slice, and only
-//! fragmented messages are copied together. In fragment mode the unmasked
-//! bytes are split off and handed out as soon as they are there.
+//! A payload that sits whole in the read buffer is reported as a range of it
+//! ([`Payload::InBuffer`]); the connection then either splits it off as one
+//! `Bytes` (no copy, [`Decoder::take`]) or lends it out as a slice until the
+//! next call ([`Decoder::lend`]). Only fragmented messages are copied together.
+//! In fragment mode the unmasked bytes are handed out as soon as they are there.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::frame::{apply_mask, FrameHeader, OpCode};
-use crate::{Fragment, MessageKind, ProtocolError, Role, Utf8Validator};
+use crate::{MessageKind, ProtocolError, Role, Utf8Validator};
+
+/// Where a decoded data payload is.
+#[derive(Debug)]
+pub(crate) enum Payload {
+    /// Bytes `skip..end` of the read buffer, unmasked (and, for text,
+    /// validated); the first `end` bytes of the buffer go with them.
+    InBuffer { skip: usize, end: usize },
+    /// Put together from several frames, outside the read buffer.
+    Owned(Bytes),
+}
 
 /// What the decoder produced.
 #[derive(Debug)]
@@ -25,12 +37,15 @@ pub(crate) enum Decoded {
     /// text has not been validated.
     Message {
         kind: MessageKind,
-        payload: Bytes,
+        payload: Payload,
         compressed: bool,
     },
     /// A piece of a data message (fragment mode); `compressed` as above.
     Fragment {
-        fragment: Fragment,
+        kind: MessageKind,
+        data: Payload,
+        is_first: bool,
+        is_last: bool,
         compressed: bool,
     },
 }
@@ -70,36 +85,74 @@ struct MessageInProgress {
     nothing_delivered: bool,
 }
 
+/// Where the decoder is in the read buffer.
+#[derive(Debug)]
+enum Position {
+    /// Between frames. The first `lent` bytes of the buffer hold payloads
+    /// already lent out; they are dropped from the buffer when the fast path
+    /// stops ([`Decoder::release`]), so a run of small frames costs one
+    /// buffer update, not one per frame.
+    BetweenFrames { lent: usize },
+    /// Reading the payload of a frame whose header is consumed.
+    InFrame(FrameInProgress),
+}
+
+/// The decoder. The rules are stored flat rather than as a
+/// [`DecoderRules`], which saves its padding in every connection.
 #[derive(Debug)]
 pub(crate) struct Decoder {
-    rules: DecoderRules,
-    frame: Option<FrameInProgress>,
+    role: Role,
+    max_frame_size: usize,
+    max_message_size: usize,
+    deliver_fragments: bool,
+    /// RSV1 may be set on the first frame of a data message (permessage-deflate).
+    rsv1_allowed: bool,
+    position: Position,
     /// Boxed: only messages that arrive in pieces need it.
     message: Option<Box<MessageInProgress>>,
     utf8: Utf8Validator,
+    /// The last payload lent out that was not in the read buffer (a
+    /// reassembled message, a control frame): it must live until the next
+    /// call. Boxed: most connections never need it.
+    held: Option<Box<Bytes>>,
+}
+
+/// What the fast path checks, derived from the rules.
+#[derive(Debug, Clone, Copy)]
+struct FastRules {
+    /// The mask bit (0x80 of the second header byte) a valid frame has.
+    mask_bit: u8,
+    /// The largest payload a single-frame message may have: within both
+    /// limits and below 2^63 (the top bit of a 64-bit length must be clear).
+    max_len: u64,
 }
 
 impl Decoder {
     pub(crate) fn new(rules: DecoderRules) -> Self {
         Self {
-            rules,
-            frame: None,
+            role: rules.role,
+            max_frame_size: rules.max_frame_size,
+            max_message_size: rules.max_message_size,
+            deliver_fragments: rules.deliver_fragments,
+            rsv1_allowed: rules.rsv1_allowed,
+            position: Position::BetweenFrames { lent: 0 },
             message: None,
             utf8: Utf8Validator::new(),
+            held: None,
         }
     }
 
     /// Lets RSV1 mark compressed messages (permessage-deflate was negotiated).
     #[cfg(feature = "deflate")]
     pub(crate) fn allow_rsv1(&mut self) {
-        self.rules.rsv1_allowed = true;
+        self.rsv1_allowed = true;
     }
 
     /// Bytes still missing for the frame in progress, if known: a hint for how
     /// much the caller should read next.
     pub(crate) fn bytes_wanted(&self, buffered: usize) -> usize {
-        match &self.frame {
-            Some(f) if !self.rules.deliver_fragments => {
+        match &self.position {
+            Position::InFrame(f) if !self.deliver_fragments => {
                 let left = f.header.payload_len.saturating_sub(buffered as u64);
                 usize::try_from(left).unwrap_or(usize::MAX)
             }
@@ -107,72 +160,133 @@ impl Decoder {
         }
     }
 
-    /// Decodes what `buf` holds; `Ok(None)` means more bytes are needed.
+    /// Decodes what `buf` holds; `Ok(None)` means more bytes are needed. A
+    /// [`Payload::InBuffer`] in the result must be passed to
+    /// [`take`](Self::take) or [`lend`](Self::lend) before the next call.
     pub(crate) fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
-        if let Some(whole) = self.decode_whole_message(buf)? {
-            return Ok(Some(whole));
+        if let Some((kind, payload)) = self.decode_whole_message(buf)? {
+            return Ok(Some(Decoded::Message {
+                kind,
+                payload,
+                compressed: false,
+            }));
         }
+        self.release(buf);
         self.decode_in_steps(buf)
     }
 
-    /// The fast path: a single-frame data message (or a control frame) that
-    /// is entirely in `buf`, with nothing in progress, in message mode. It
-    /// skips the bookkeeping of the general path; the checks are the same
-    /// ([`start_frame`](Self::start_frame) runs for anything else).
-    #[inline]
-    fn decode_whole_message(
+    /// The fast path: a single-frame text or binary message with nothing
+    /// unusual about it (FIN set, no reserved bits, the mask the role
+    /// requires, within the limits), entirely in `buf` after the bytes
+    /// already lent out, with nothing in progress, in message mode. It is
+    /// unmasked and validated in place and reported as a range of `buf`.
+    /// `Ok(None)` means "not that": [`decode`](Self::decode) then goes on to
+    /// the general path, which checks every rule and reports every error.
+    /// This path only accepts what the general one would, and fails only on
+    /// invalid UTF-8, as the general one would.
+    #[inline(always)]
+    pub(crate) fn decode_whole_message(
         &mut self,
-        buf: &mut BytesMut,
-    ) -> Result<Option<Decoded>, ProtocolError> {
-        if self.frame.is_some() || self.message.is_some() || self.rules.deliver_fragments {
-            return Ok(None);
-        }
-        let Some((header, header_len)) = FrameHeader::decode(buf)? else {
+        buf: &mut [u8],
+    ) -> Result<Option<(MessageKind, Payload)>, ProtocolError> {
+        let Position::BetweenFrames { lent: start } = self.position else {
             return Ok(None);
         };
-        let kind = match header.opcode {
-            OpCode::Text => MessageKind::Text,
-            OpCode::Binary => MessageKind::Binary,
-            _ => return Ok(None),
-        };
-        let total = header_len as u64 + header.payload_len;
-        if !header.fin || header.rsv != 0 || (buf.len() as u64) < total {
+        if self.message.is_some() || self.deliver_fragments {
             return Ok(None);
         }
-        self.check_mask(&header)?;
-        self.check_frame_len(&header)?;
-        check_message_len(header.payload_len, self.rules.max_message_size)?;
-        let mut frame = buf.split_to(total as usize);
-        let payload = &mut frame[header_len..];
-        if let Some(key) = header.mask {
+        let Some(bytes) = buf.get_mut(start..) else {
+            return Ok(None);
+        };
+        let Some(frame) = WholeFrame::recognize(bytes, self.fast_rules()) else {
+            return Ok(None);
+        };
+        let payload = &mut bytes[frame.header_len..frame.end];
+        if let Some(key) = frame.mask {
             apply_mask(payload, key, 0);
         }
-        if kind == MessageKind::Text && core::str::from_utf8(payload).is_err() {
+        if frame.kind == MessageKind::Text && core::str::from_utf8(payload).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
-        let mut payload = frame.freeze();
-        payload.advance(header_len);
-        Ok(Some(Decoded::Message {
-            kind,
-            payload,
-            compressed: false,
-        }))
+        let payload = Payload::InBuffer {
+            skip: start + frame.header_len,
+            end: start + frame.end,
+        };
+        Ok(Some((frame.kind, payload)))
+    }
+
+    /// The payload as `Bytes`: split off the read buffer (no copy) if it is
+    /// there.
+    #[inline]
+    pub(crate) fn take(&mut self, buf: &mut BytesMut, payload: Payload) -> Bytes {
+        match payload {
+            Payload::InBuffer { skip, end } => {
+                // Only reported between frames; the bytes lent out in front
+                // of the payload go with it.
+                self.position = Position::BetweenFrames { lent: 0 };
+                let mut bytes = buf.split_to(end).freeze();
+                bytes.advance(skip);
+                bytes
+            }
+            Payload::Owned(bytes) => bytes,
+        }
+    }
+
+    /// The payload as a slice that lives until the next call: in place in the
+    /// read buffer, which keeps it until then, or else in the decoder.
+    #[inline]
+    pub(crate) fn lend<'a>(&'a mut self, buf: &'a [u8], payload: Payload) -> &'a [u8] {
+        match payload {
+            Payload::InBuffer { skip, end } => {
+                // Only reported between frames: the bytes up to `end` are
+                // lent out and stay until the next call.
+                self.position = Position::BetweenFrames { lent: end };
+                // `decode` reported this range of this buffer, which has not
+                // changed since: it is in bounds.
+                &buf[skip..end]
+            }
+            Payload::Owned(bytes) => self.hold(bytes),
+        }
+    }
+
+    /// Keeps `bytes` until the next call and lends them out.
+    pub(crate) fn hold(&mut self, bytes: Bytes) -> &[u8] {
+        let slot = self.held.get_or_insert_with(Default::default);
+        **slot = bytes;
+        slot
+    }
+
+    /// Lets go of what was lent out by the previous call: a payload held
+    /// here. (Lent bytes of the read buffer go at [`release`](Self::release).)
+    #[inline]
+    pub(crate) fn forget_held(&mut self) {
+        if let Some(slot) = &mut self.held {
+            **slot = Bytes::new();
+        }
+    }
+
+    /// Drops the bytes lent out from the front of the read buffer.
+    fn release(&mut self, buf: &mut BytesMut) {
+        if let Position::BetweenFrames { lent } = &mut self.position {
+            // Never more than the buffer: the connection empties it when it ends.
+            buf.advance(core::mem::take(lent).min(buf.len()));
+        }
     }
 
     /// The general path: frames in pieces, fragmented messages, control
     /// frames, fragment delivery.
     fn decode_in_steps(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
         loop {
-            let frame = match &mut self.frame {
-                Some(frame) => frame,
-                None => {
-                    let Some((header, header_len)) = FrameHeader::decode(buf)? else {
-                        return Ok(None);
-                    };
-                    self.start_frame(&header)?;
-                    buf.advance(header_len);
-                    self.frame.insert(FrameInProgress { header, done: 0 })
-                }
+            if let Position::BetweenFrames { .. } = self.position {
+                let Some((header, header_len)) = FrameHeader::decode(buf)? else {
+                    return Ok(None);
+                };
+                self.start_frame(&header)?;
+                buf.advance(header_len);
+                self.position = Position::InFrame(FrameInProgress { header, done: 0 });
+            }
+            let Position::InFrame(frame) = &mut self.position else {
+                unreachable!("set just above");
             };
             let header = frame.header;
             if header.opcode.is_control() {
@@ -185,7 +299,7 @@ impl Decoder {
                 if let Some(key) = header.mask {
                     apply_mask(&mut payload, key, 0);
                 }
-                self.frame = None;
+                self.position = Position::BetweenFrames { lent: 0 };
                 return Ok(Some(Decoded::Control {
                     opcode: header.opcode,
                     payload: payload.freeze(),
@@ -198,22 +312,22 @@ impl Decoder {
                 .expect("data frame without message state");
             let check_utf8 = message.kind == MessageKind::Text && !message.compressed;
 
-            if self.rules.deliver_fragments {
+            if self.deliver_fragments {
                 let left = header.payload_len - frame.done;
                 let take = left.min(buf.len() as u64) as usize;
                 if take == 0 && left > 0 {
                     return Ok(None);
                 }
-                let mut data = buf.split_to(take);
+                let data = &mut buf[..take];
                 if let Some(key) = header.mask {
-                    apply_mask(&mut data, key, (frame.done & 3) as usize);
+                    apply_mask(data, key, (frame.done & 3) as usize);
                 }
                 frame.done += take as u64;
                 let is_last_of_frame = frame.done == header.payload_len;
                 let is_last = header.fin && is_last_of_frame;
                 if check_utf8 {
                     self.utf8
-                        .feed(&data)
+                        .feed(data)
                         .map_err(|_| ProtocolError::InvalidUtf8)?;
                     if is_last {
                         self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
@@ -221,30 +335,29 @@ impl Decoder {
                 }
                 let is_first = message.nothing_delivered;
                 // Skip empty pieces that neither start nor end a message.
-                if data.is_empty() && !is_first && !is_last {
+                if take == 0 && !is_first && !is_last {
                     if is_last_of_frame {
-                        self.frame = None;
+                        self.position = Position::BetweenFrames { lent: 0 };
                     }
                     continue;
                 }
                 message.nothing_delivered = false;
-                let fragment = Fragment {
+                // Split off now: the frame may go on, and a payload is
+                // left in the buffer only between frames.
+                let decoded = Decoded::Fragment {
                     kind: message.kind,
-                    data: data.freeze(),
+                    data: Payload::Owned(buf.split_to(take).freeze()),
                     is_first,
                     is_last,
+                    compressed: message.compressed,
                 };
-                let compressed = message.compressed;
                 if is_last_of_frame {
-                    self.frame = None;
+                    self.position = Position::BetweenFrames { lent: 0 };
                 }
                 if is_last {
                     self.message = None;
                 }
-                return Ok(Some(Decoded::Fragment {
-                    fragment,
-                    compressed,
-                }));
+                return Ok(Some(decoded));
             }
 
             // Message mode: unmask and validate what has arrived, in place.
@@ -265,9 +378,11 @@ impl Decoder {
             if have < len {
                 return Ok(None);
             }
-            let payload = buf.split_to(len as usize).freeze();
-            self.frame = None;
+            self.position = Position::BetweenFrames { lent: 0 };
+            // The whole frame is buffered: `len` fits in `usize`.
+            let len = len as usize;
             if !header.fin {
+                let payload = buf.split_to(len).freeze();
                 match message.first.take() {
                     // The first fragment is kept as is (no copy yet).
                     None if message.rest.is_empty() => message.first = Some(payload),
@@ -286,22 +401,23 @@ impl Decoder {
                 self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
             }
             // The message is complete: the state can go.
-            let message = self.message.take().expect("checked above");
-            let mut message = message;
+            let mut message = self.message.take().expect("checked above");
             let payload = match message.first.take() {
-                // A single frame: its slice of the read buffer, no copy.
-                None if message.rest.is_empty() => payload,
+                // A single frame: in place in the read buffer.
+                None if message.rest.is_empty() => Payload::InBuffer { skip: 0, end: len },
                 // Two frames: one copy into a buffer of the exact size.
                 Some(first) => {
-                    let mut whole = BytesMut::with_capacity(first.len() + payload.len());
+                    let mut whole = BytesMut::with_capacity(first.len() + len);
                     whole.extend_from_slice(&first);
-                    whole.extend_from_slice(&payload);
-                    whole.freeze()
+                    whole.extend_from_slice(&buf[..len]);
+                    buf.advance(len);
+                    Payload::Owned(whole.freeze())
                 }
                 // More: the assembled buffer becomes the message.
                 None => {
-                    message.rest.extend_from_slice(&payload);
-                    core::mem::take(&mut message.rest).freeze()
+                    message.rest.extend_from_slice(&buf[..len]);
+                    buf.advance(len);
+                    Payload::Owned(core::mem::take(&mut message.rest).freeze())
                 }
             };
             return Ok(Some(Decoded::Message {
@@ -317,7 +433,7 @@ impl Decoder {
     /// the first frame of one.
     fn start_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
         self.check_mask(header)?;
-        let rsv1_ok = self.rules.rsv1_allowed
+        let rsv1_ok = self.rsv1_allowed
             && matches!(header.opcode, OpCode::Text | OpCode::Binary)
             && self.message.is_none();
         let forbidden = if rsv1_ok {
@@ -336,7 +452,7 @@ impl Decoder {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
             (OpCode::Continuation, Some(message)) => {
                 let len = message.len.saturating_add(header.payload_len);
-                check_message_len(len, self.rules.max_message_size)?;
+                check_message_len(len, self.max_message_size)?;
                 message.len = len;
                 return Ok(());
             }
@@ -344,7 +460,7 @@ impl Decoder {
             (OpCode::Text, None) => MessageKind::Text,
             _ => MessageKind::Binary,
         };
-        check_message_len(header.payload_len, self.rules.max_message_size)?;
+        check_message_len(header.payload_len, self.max_message_size)?;
         self.utf8.reset();
         self.message = Some(Box::new(MessageInProgress {
             kind,
@@ -361,7 +477,7 @@ impl Decoder {
 impl Decoder {
     /// Clients mask every frame, servers none (section 5.1).
     fn check_mask(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
-        match (self.rules.role, header.mask.is_some()) {
+        match (self.role, header.mask.is_some()) {
             (Role::Server, false) => Err(ProtocolError::UnmaskedFrameFromClient),
             (Role::Client, true) => Err(ProtocolError::MaskedFrameFromServer),
             _ => Ok(()),
@@ -371,10 +487,10 @@ impl Decoder {
     /// A data frame's announced length against `max_frame_size`, before any
     /// of its payload is buffered.
     fn check_frame_len(&self, header: &FrameHeader) -> Result<(), ProtocolError> {
-        if header.payload_len > self.rules.max_frame_size as u64 {
+        if header.payload_len > self.max_frame_size as u64 {
             return Err(ProtocolError::FrameTooLarge {
                 len: header.payload_len,
-                max: self.rules.max_frame_size,
+                max: self.max_frame_size,
             });
         }
         Ok(())
@@ -386,5 +502,81 @@ fn check_message_len(len: u64, max: usize) -> Result<(), ProtocolError> {
         Err(ProtocolError::MessageTooLarge { len, max })
     } else {
         Ok(())
+    }
+}
+
+impl Decoder {
+    #[inline]
+    fn fast_rules(&self) -> FastRules {
+        let max = self.max_frame_size.min(self.max_message_size) as u64;
+        FastRules {
+            mask_bit: match self.role {
+                Role::Server => 0x80,
+                Role::Client => 0,
+            },
+            max_len: max.min(i64::MAX as u64),
+        }
+    }
+}
+
+/// A whole single-frame data message recognized by the fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WholeFrame {
+    kind: MessageKind,
+    header_len: usize,
+    /// Where the frame ends: `header_len` + payload length.
+    end: usize,
+    mask: Option<[u8; 4]>,
+}
+
+impl WholeFrame {
+    /// The frame at the start of `bytes`, if it is a single-frame text or
+    /// binary message that follows every rule checkable from its header
+    /// (FIN, no reserved bits, the mask `rules` requires, a length within
+    /// `rules`) and is entirely in `bytes`; `None` for anything else.
+    #[inline(always)]
+    fn recognize(bytes: &[u8], rules: FastRules) -> Option<Self> {
+        let [b0, b1, ..] = *bytes else {
+            return None;
+        };
+        // FIN, RSV1-3 clear, opcode text (0x1) or binary (0x2).
+        let kind = match b0 {
+            0x81 => MessageKind::Text,
+            0x82 => MessageKind::Binary,
+            _ => return None,
+        };
+        if b1 & 0x80 != rules.mask_bit {
+            return None;
+        }
+        let (len, len_end) = match b1 & 0x7f {
+            126 => {
+                let b = bytes.get(2..4)?;
+                (u64::from(u16::from_be_bytes([b[0], b[1]])), 4)
+            }
+            127 => {
+                let b: [u8; 8] = bytes.get(2..10)?.try_into().ok()?;
+                (u64::from_be_bytes(b), 10)
+            }
+            n => (u64::from(n), 2),
+        };
+        if len > rules.max_len {
+            return None;
+        }
+        let (mask, header_len) = if rules.mask_bit != 0 {
+            let k = bytes.get(len_end..len_end + 4)?;
+            (Some([k[0], k[1], k[2], k[3]]), len_end + 4)
+        } else {
+            (None, len_end)
+        };
+        let end = header_len.checked_add(usize::try_from(len).ok()?)?;
+        if bytes.len() < end {
+            return None;
+        }
+        Some(Self {
+            kind,
+            header_len,
+            end,
+            mask,
+        })
     }
 }

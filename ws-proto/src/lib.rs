@@ -110,7 +110,9 @@ mod rng;
 mod time;
 mod utf8;
 
-pub use connection::{Config, Connection, Event, ReadyState, Role, SendOptions};
+pub use connection::{
+    Config, Connection, Event, EventRef, FragmentRef, ReadyState, Role, SendOptions,
+};
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{ProtocolError, SendError};

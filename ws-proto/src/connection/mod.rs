@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+mod borrowed;
 mod config;
 mod event;
 mod keepalive;
@@ -14,6 +15,7 @@ use crate::Instant;
 
 use bytes::{Bytes, BytesMut};
 
+pub use borrowed::{EventRef, FragmentRef};
 pub use config::Config;
 use config::Settings;
 pub use event::Event;
@@ -52,7 +54,8 @@ pub enum Role {
 ///   [`send_binary`](Self::send_binary), [`send_ping`](Self::send_ping),
 ///   [`send_pong`](Self::send_pong), [`send_fragment`](Self::send_fragment),
 ///   [`close`](Self::close);
-/// * **outputs**, drained until they return `None`: [`poll_event`](Self::poll_event),
+/// * **outputs**, drained until they return `None`: [`poll_event`](Self::poll_event)
+///   (or its zero-copy twin [`poll_event_ref`](Self::poll_event_ref)),
 ///   [`poll_transmit`](Self::poll_transmit) (or [`transmit_slices`](Self::transmit_slices)
 ///   plus [`advance_transmit`](Self::advance_transmit)), [`poll_timeout`](Self::poll_timeout);
 /// * **getters**: [`ready_state`](Self::ready_state),
@@ -379,40 +382,12 @@ impl Connection {
     /// assert_eq!((close[0], &close[2..4]), (0x88, &1002u16.to_be_bytes()[..]));
     /// assert!(server.should_close_transport());
     /// ```
+    #[inline]
     pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
-        if let Some(err) = &self.error {
-            return Err(err.clone());
+        match self.poll_ready()? {
+            Some(ready) => Ok(Some(self.owned_event(ready))),
+            None => Ok(None),
         }
-        if self.close.reported {
-            return Ok(None);
-        }
-        if !self.close.timed_out {
-            loop {
-                let decoded = match self.decoder.decode(&mut self.read_buf) {
-                    Ok(Some(decoded)) => {
-                        if let Some(k) = &mut self.keepalive {
-                            k.note_activity();
-                        }
-                        decoded
-                    }
-                    Ok(None) => break,
-                    Err(err) => return Err(self.fail(err)),
-                };
-                if let Some(event) = self.on_decoded(decoded)? {
-                    return Ok(Some(event));
-                }
-            }
-        }
-        if self.close.eof || self.close.timed_out {
-            self.close.reported = true;
-            self.read_buf = BytesMut::new();
-            let reason = self.close.abnormal_reason;
-            return Ok(Some(Event::Close(CloseFrame::new(
-                CloseCode::ABNORMAL,
-                reason,
-            ))));
-        }
-        Ok(None)
     }
 
     /// Takes the next chunk of bytes to write to the transport.

@@ -1,15 +1,39 @@
 //! Turning decoded frames into events, and failing the connection.
+//!
+//! One path serves both outputs: [`Connection::poll_ready`] runs the decoder
+//! and every protocol rule above it (automatic pongs, the close handshake,
+//! inflating, failing) and yields a [`Ready`] event whose data payload may
+//! still be in the read buffer; `poll_event` then splits the payload off as
+//! `Bytes` and `poll_event_ref` lends it out in place.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-#[cfg(feature = "deflate")]
-use bytes::Bytes;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use super::{Connection, Event};
-use crate::decode::Decoded;
+use crate::decode::{Decoded, Payload};
 use crate::frame::OpCode;
-use crate::{CloseFrame, MessageKind, ProtocolError, Utf8Bytes};
+use crate::{CloseCode, CloseFrame, Fragment, MessageKind, ProtocolError, Utf8Bytes};
+
+/// An event with its payload not yet handed out.
+#[derive(Debug)]
+pub(super) enum Ready {
+    /// A whole message; text has been validated.
+    Message {
+        kind: MessageKind,
+        payload: Payload,
+    },
+    /// A piece of a message; text validated as far as it goes.
+    Fragment {
+        kind: MessageKind,
+        data: Payload,
+        is_first: bool,
+        is_last: bool,
+    },
+    Ping(Bytes),
+    Pong(Bytes),
+    Close(CloseFrame),
+}
 
 impl Connection {
     /// Inflates a compressed message or piece; text is validated after inflating.
@@ -49,6 +73,8 @@ impl Connection {
 
     /// Fails the connection (section 7.1.7): queue a close frame with the
     /// error's code unless one was sent, and stop reading.
+    #[cold]
+    #[inline(never)]
     pub(super) fn fail(&mut self, err: ProtocolError) -> ProtocolError {
         if !self.close.sent {
             let reason = short_reason(&err);
@@ -64,24 +90,69 @@ impl Connection {
         err
     }
 
-    pub(super) fn on_decoded(&mut self, decoded: Decoded) -> Result<Option<Event>, ProtocolError> {
-        let event = match decoded {
-            Decoded::Message {
-                kind,
-                payload,
-                compressed,
-            } => {
-                #[cfg(feature = "deflate")]
-                let payload = if compressed {
-                    match self.inflate(kind, &payload, true, true) {
-                        Ok(inflated) => inflated,
-                        Err(err) => return Err(self.fail(err)),
-                    }
-                } else {
-                    payload
-                };
-                #[cfg(not(feature = "deflate"))]
-                let _ = compressed;
+    /// The next event, with every protocol rule applied; the shared core of
+    /// [`poll_event`](Self::poll_event) and
+    /// [`poll_event_ref`](Self::poll_event_ref), whose documentation says
+    /// what it returns when. Inlined into both: the common case (a whole
+    /// single-frame message, nothing unusual) is tried first, in a few
+    /// checks; everything else is [`poll_ready_in_full`](Self::poll_ready_in_full).
+    #[inline(always)]
+    pub(super) fn poll_ready(&mut self) -> Result<Option<Ready>, ProtocolError> {
+        // The state poll_ready_in_full would decode in, and nothing in
+        // progress that the general path must see first.
+        if self.error.is_none() && !self.close.reported && !self.close.timed_out {
+            self.decoder.forget_held();
+            match self.decoder.decode_whole_message(&mut self.read_buf) {
+                Ok(Some((kind, payload))) => {
+                    self.note_activity();
+                    return Ok(Some(Ready::Message { kind, payload }));
+                }
+                Ok(None) => {}
+                Err(err) => return Err(self.fail(err)),
+            }
+        }
+        self.poll_ready_in_full()
+    }
+
+    /// [`poll_ready`](Self::poll_ready) in full: every state, every frame.
+    #[inline(never)]
+    fn poll_ready_in_full(&mut self) -> Result<Option<Ready>, ProtocolError> {
+        if let Some(err) = &self.error {
+            return Err(err.clone());
+        }
+        self.decoder.forget_held();
+        if self.close.reported {
+            return Ok(None);
+        }
+        if !self.close.timed_out {
+            match self.decoder.decode(&mut self.read_buf) {
+                Ok(Some(decoded)) => {
+                    self.note_activity();
+                    return self.on_decoded(decoded).map(Some);
+                }
+                Ok(None) => {}
+                Err(err) => return Err(self.fail(err)),
+            }
+        }
+        if self.close.eof || self.close.timed_out {
+            self.close.reported = true;
+            self.read_buf = BytesMut::new();
+            let reason = self.close.abnormal_reason;
+            return Ok(Some(Ready::Close(CloseFrame::new(
+                CloseCode::ABNORMAL,
+                reason,
+            ))));
+        }
+        Ok(None)
+    }
+
+    /// The ready event as an owned [`Event`], its payload split off the read
+    /// buffer (no copy).
+    #[inline]
+    pub(super) fn owned_event(&mut self, ready: Ready) -> Event {
+        match ready {
+            Ready::Message { kind, payload } => {
+                let payload = self.decoder.take(&mut self.read_buf, payload);
                 match kind {
                     // SAFETY: the decoder validated every byte of an
                     // uncompressed text message, and `inflate` every byte of
@@ -92,31 +163,86 @@ impl Connection {
                     MessageKind::Binary => Event::Binary(payload),
                 }
             }
-            Decoded::Fragment {
-                #[allow(unused_mut)]
-                mut fragment,
+            Ready::Fragment {
+                kind,
+                data,
+                is_first,
+                is_last,
+            } => Event::Fragment(Fragment {
+                kind,
+                data: self.decoder.take(&mut self.read_buf, data),
+                is_first,
+                is_last,
+            }),
+            Ready::Ping(payload) => Event::Ping(payload),
+            Ready::Pong(payload) => Event::Pong(payload),
+            Ready::Close(frame) => Event::Close(frame),
+        }
+    }
+
+    #[inline(always)]
+    fn note_activity(&mut self) {
+        if let Some(k) = &mut self.keepalive {
+            k.note_activity();
+        }
+    }
+
+    /// Everything but an uncompressed message: inflating, control frames.
+    fn on_decoded(&mut self, decoded: Decoded) -> Result<Ready, ProtocolError> {
+        let ready = match decoded {
+            Decoded::Message {
+                kind,
+                payload,
                 compressed,
             } => {
                 #[cfg(feature = "deflate")]
-                if compressed {
-                    let (kind, first, last) = (fragment.kind, fragment.is_first, fragment.is_last);
-                    match self.inflate(kind, &fragment.data, first, last) {
-                        Ok(inflated) => fragment.data = inflated,
+                let payload = if compressed {
+                    let input = self.decoder.take(&mut self.read_buf, payload);
+                    match self.inflate(kind, &input, true, true) {
+                        Ok(inflated) => Payload::Owned(inflated),
                         Err(err) => return Err(self.fail(err)),
                     }
-                }
+                } else {
+                    payload
+                };
                 #[cfg(not(feature = "deflate"))]
                 let _ = compressed;
-                Event::Fragment(fragment)
+                Ready::Message { kind, payload }
+            }
+            Decoded::Fragment {
+                kind,
+                data,
+                is_first,
+                is_last,
+                compressed,
+            } => {
+                #[cfg(feature = "deflate")]
+                let data = if compressed {
+                    let input = self.decoder.take(&mut self.read_buf, data);
+                    match self.inflate(kind, &input, is_first, is_last) {
+                        Ok(inflated) => Payload::Owned(inflated),
+                        Err(err) => return Err(self.fail(err)),
+                    }
+                } else {
+                    data
+                };
+                #[cfg(not(feature = "deflate"))]
+                let _ = compressed;
+                Ready::Fragment {
+                    kind,
+                    data,
+                    is_first,
+                    is_last,
+                }
             }
             Decoded::Control { opcode, payload } => match opcode {
                 OpCode::Ping => {
                     if self.config.auto_pong && self.check_can_send().is_ok() {
                         self.push_frame(true, OpCode::Pong, &payload);
                     }
-                    Event::Ping(payload)
+                    Ready::Ping(payload)
                 }
-                OpCode::Pong => Event::Pong(payload),
+                OpCode::Pong => Ready::Pong(payload),
                 _ => {
                     let frame = match CloseFrame::decode(payload) {
                         Ok(frame) => frame,
@@ -132,11 +258,11 @@ impl Connection {
                     self.close.reported = true;
                     self.close.deadline = None;
                     self.read_buf = BytesMut::new();
-                    Event::Close(frame)
+                    Ready::Close(frame)
                 }
             },
         };
-        Ok(Some(event))
+        Ok(ready)
     }
 }
 

@@ -1,9 +1,10 @@
 //! Masking (RFC 6455 section 5.3): `payload[i] ^= key[(offset + i) % 4]`.
 //!
-//! The fast path XORs eight bytes at a time with the key repeated into a `u64`
-//! (the compiler vectorises the loop further); it is safe code, written over
-//! `chunks_exact_mut`, and tested against the byte-by-byte [`apply_mask_scalar`]
-//! on every length and alignment.
+//! The fast path XORs eight bytes at a time with the key, rotated to the
+//! starting position, repeated into a `u64` (the compiler vectorises the loop
+//! further); it is safe code, written over `chunks_exact_mut`, and tested
+//! against the byte-by-byte [`apply_mask_scalar`] on every length and
+//! alignment.
 
 /// XORs `buf` with `key`, starting at key position `offset` (0..=3), and
 /// returns the key position for the byte after `buf`, so a payload that arrives
@@ -21,23 +22,25 @@
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     let offset = offset & 3;
     let end = (offset + buf.len()) & 3;
-    if buf.len() < 16 {
-        apply_mask_scalar(buf, key, offset);
-        return end;
-    }
-    // Rotate the key so that position 0 of `buf` uses key[offset].
-    let mut k = [0u8; 4];
-    for (i, b) in k.iter_mut().enumerate() {
-        *b = key[(offset + i) & 3];
-    }
-    let k8 = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    // The key rotated so that position 0 of `buf` uses key[offset], as a
+    // word whose bytes in memory are the rotated key.
+    let shift = 8 * offset as u32;
+    let k4 = if cfg!(target_endian = "little") {
+        u32::from_ne_bytes(key).rotate_right(shift)
+    } else {
+        u32::from_ne_bytes(key).rotate_left(shift)
+    };
+    // Both halves equal: the bytes in memory are the rotated key twice.
+    let k8 = u64::from(k4) | (u64::from(k4) << 32);
     let mut chunks = buf.chunks_exact_mut(8);
     for chunk in &mut chunks {
-        // The slice is exactly 8 bytes long, so the conversion cannot fail.
-        let word = u64::from_ne_bytes(chunk.try_into().expect("chunk of 8")) ^ k8;
-        chunk.copy_from_slice(&word.to_ne_bytes());
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        chunk.copy_from_slice(&(u64::from_ne_bytes(word) ^ k8).to_ne_bytes());
     }
-    // 8 is a multiple of 4, so the tail starts again at key position 0 of `k`.
+    // 8 is a multiple of 4, so the tail starts again at the rotated key's
+    // first byte.
+    let k = k4.to_ne_bytes();
     for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
         *b ^= k[i & 3];
     }
