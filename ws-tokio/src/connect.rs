@@ -104,11 +104,7 @@ pub async fn connect_with(
     connector: Option<Connector>,
 ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
     let limit = config.get_handshake_timeout();
-    within(
-        limit,
-        Box::pin(connect_unbounded(request, config, connector)),
-    )
-    .await
+    within(limit, connect_unbounded(request, config, connector)).await
 }
 
 async fn connect_unbounded(

@@ -5,11 +5,9 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::Sleep;
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
 use ws_proto::{Config, Connection, Role};
 
@@ -49,7 +47,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let limit = config.get_handshake_timeout();
-    within(limit, Box::pin(client_handshake(request, stream, config))).await
+    within(limit, client_handshake(request, stream, config)).await
 }
 
 /// [`client`] without the time limit, for callers that bound a larger
@@ -177,14 +175,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request) -> ServerResponse,
 {
-    // Not an `async fn`: the future returned is only the timer and a box,
-    // so a task that accepts and then serves for hours stays small.
+    // Not an `async fn`: the future returned is one box, so a task that
+    // accepts and then serves for hours stays small.
     let limit = config.get_handshake_timeout();
     let head = prefix.to_vec();
-    within(
-        limit,
-        Box::pin(accept_handshake(stream, head, config, callback)),
-    )
+    within(limit, accept_handshake(stream, head, config, callback))
 }
 
 async fn accept_handshake<S, F>(
@@ -230,46 +225,23 @@ async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, response: &ServerResponse
     }
 }
 
-/// Runs a handshake within `limit`. Callers box the handshake's future
-/// where they create it, and the timer is boxed too: their state (buffers,
-/// the request, the config, the timer entry) lives on the heap only while
-/// the handshake runs, instead of inline in the future of every task that
-/// accepts a connection and then serves it for hours.
-pub(crate) fn within<T, F>(limit: Duration, handshake: Pin<Box<F>>) -> Within<F>
+/// Runs a handshake within `limit`, in one box: the handshake's state
+/// (buffers, the request, the config) and its timer live on the heap only
+/// while the handshake runs, and the future that callers keep inline (in
+/// the future of every task that accepts a connection and then serves it
+/// for hours) is one pointer. The clock starts at the first poll.
+pub(crate) fn within<T, F>(
+    limit: Duration,
+    handshake: F,
+) -> Pin<Box<impl Future<Output = Result<T, Error>>>>
 where
     F: Future<Output = Result<T, Error>>,
 {
-    Within {
-        handshake,
-        timer: None,
-        limit,
-    }
-}
-
-/// The future of [`within`]: two boxes and the limit.
-pub(crate) struct Within<F> {
-    handshake: Pin<Box<F>>,
-    /// Started at the first poll, as an `async fn`'s timer would be.
-    timer: Option<Pin<Box<Sleep>>>,
-    limit: Duration,
-}
-
-impl<T, F: Future<Output = Result<T, Error>>> Future for Within<F> {
-    type Output = Result<T, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Every field is `Unpin` (boxes and a duration).
-        let this = self.get_mut();
-        if let Poll::Ready(result) = this.handshake.as_mut().poll(cx) {
-            return Poll::Ready(result);
-        }
-        let limit = this.limit;
-        let timer = this
-            .timer
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        ready!(timer.as_mut().poll(cx));
-        Poll::Ready(Err(Error::HandshakeTimedOut { after: limit }))
-    }
+    Box::pin(async move {
+        tokio::time::timeout(limit, handshake)
+            .await
+            .unwrap_or(Err(Error::HandshakeTimedOut { after: limit }))
+    })
 }
 
 /// Who we wait for during the handshake, for the end-of-stream message.

@@ -159,8 +159,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// }
     /// # }
     /// ```
-    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        poll_fn(|cx| self.shared.poll_next(cx)).await
+    pub fn recv(&mut self) -> impl Future<Output = Option<Result<Message, Error>>> + '_ {
+        // Not an `async fn`: the future is one reference, small in the
+        // future of every task that serves a connection.
+        let shared = &*self.shared;
+        poll_fn(move |cx| shared.poll_next(cx))
     }
 
     /// Sends a message and waits until it is written to the transport. To
@@ -328,8 +331,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
     /// }
     /// # }
     /// ```
-    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        poll_fn(|cx| self.shared.poll_next(cx)).await
+    pub fn recv(&mut self) -> impl Future<Output = Option<Result<Message, Error>>> + '_ {
+        // Not an `async fn`: the future is one reference, small in the
+        // future of every task that serves a connection.
+        let shared = &*self.shared;
+        poll_fn(move |cx| shared.poll_next(cx))
     }
 }
 
