@@ -11,7 +11,9 @@
 //!   bytes arrive; the error is sticky and sends fail with `Closed`;
 //! * the outcome does not depend on how the bytes are chunked (one chunk vs.
 //!   two, split where the input's hash says), nor, once fragments are put
-//!   back together, on the delivery mode.
+//!   back together, on the delivery mode;
+//! * nor on whether events are drained with `poll_event` or `poll_event_ref`
+//!   (always, or mixed call by call as the input's hash says).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -28,7 +30,9 @@ struct Outcome {
     error: Option<ProtocolError>,
 }
 
-fn run(role: Role, fragments: bool, chunks: &[&[u8]]) -> Outcome {
+/// Drains with `poll_event`, or with `poll_event_ref` where the bits of
+/// `borrow` (rotated call by call) are set.
+fn run(role: Role, fragments: bool, chunks: &[&[u8]], borrow: u64) -> Outcome {
     let config = Config::default()
         .max_frame_size(DECODE_MAX_FRAME)
         .max_message_size(DECODE_MAX_MESSAGE)
@@ -38,10 +42,18 @@ fn run(role: Role, fragments: bool, chunks: &[&[u8]]) -> Outcome {
     let mut conn = Connection::new(role, config);
     let mut checker = EventChecker::new(fragments, DECODE_MAX_MESSAGE);
     let mut error = None;
+    let mut calls = 0u32;
     for chunk in chunks {
         conn.receive(chunk);
         loop {
-            match conn.poll_event() {
+            let borrowed = borrow.rotate_left(calls) & 1 == 1;
+            calls = calls.wrapping_add(1);
+            let next = if borrowed {
+                conn.poll_event_ref().map(|e| e.map(|e| e.to_event()))
+            } else {
+                conn.poll_event()
+            };
+            match next {
                 Ok(Some(event)) => {
                     assert!(error.is_none(), "event after an error");
                     checker.on_event(&event, false);
@@ -133,13 +145,23 @@ fuzz_target!(|data: &[u8]| {
         (ws_proto_fuzz::fnv(data) % (data.len() as u64 + 1)) as usize
     };
     let (a, b) = data.split_at(split);
+    let mixed = ws_proto_fuzz::fnv(data).rotate_left(17);
     for role in [Role::Server, Role::Client] {
-        let whole = run(role, false, &[data]);
-        let split_msg = run(role, false, &[a, b]);
+        let whole = run(role, false, &[data], 0);
+        let split_msg = run(role, false, &[a, b], 0);
         assert_eq!(whole, split_msg, "message mode depends on chunking");
-        let frag = run(role, true, &[data]);
-        let split_frag = run(role, true, &[a, b]);
+        let frag = run(role, true, &[data], 0);
+        let split_frag = run(role, true, &[a, b], 0);
         assert_eq!(frag, split_frag, "fragment mode depends on chunking");
         assert_eq!(whole, frag, "delivery modes disagree");
+        // poll_event_ref shares poll_event's path: same events, same
+        // errors, same output (checked inside `run`), whichever is called.
+        let lent = run(role, false, &[a, b], u64::MAX);
+        assert_eq!(whole, lent, "poll_event_ref disagrees (message mode)");
+        let lent_frag = run(role, true, &[a, b], mixed);
+        assert_eq!(
+            frag, lent_frag,
+            "mixing poll_event_ref in disagrees (fragment mode)"
+        );
     }
 });

@@ -580,3 +580,165 @@ impl WholeFrame {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoder(role: Role, max: usize) -> Decoder {
+        Decoder::new(DecoderRules {
+            role,
+            max_frame_size: max,
+            max_message_size: max,
+            deliver_fragments: false,
+            rsv1_allowed: false,
+        })
+    }
+
+    /// A frame with the given first byte, mask and payload length form.
+    fn frame(b0: u8, masked: bool, payload: &[u8], long_form: Option<u8>) -> Vec<u8> {
+        let mut out = vec![b0];
+        let mask_bit = if masked { 0x80 } else { 0 };
+        match long_form {
+            Some(126) => {
+                out.push(mask_bit | 126);
+                out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            }
+            Some(_) => {
+                out.push(mask_bit | 127);
+                out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+            }
+            None => out.push(mask_bit | payload.len() as u8),
+        }
+        let key = [0x12, 0x34, 0x56, 0x78];
+        if masked {
+            out.extend_from_slice(&key);
+        }
+        out.extend(
+            payload
+                .iter()
+                .enumerate()
+                .map(|(i, b)| if masked { b ^ key[i % 4] } else { *b }),
+        );
+        out
+    }
+
+    /// What a decoder makes of `wire`: events as (kind or opcode, payload)
+    /// or the error, through `decode` (fast path first) or the general path
+    /// alone.
+    fn outcome(
+        mut d: Decoder,
+        wire: &[u8],
+        general_only: bool,
+    ) -> Result<Vec<(u8, Vec<u8>)>, ProtocolError> {
+        let mut buf = BytesMut::from(wire);
+        let mut out = Vec::new();
+        loop {
+            let next = if general_only {
+                d.decode_in_steps(&mut buf)?
+            } else {
+                d.decode(&mut buf)?
+            };
+            let Some(decoded) = next else {
+                return Ok(out);
+            };
+            out.push(match decoded {
+                Decoded::Control { opcode, payload } => (opcode as u8, payload.to_vec()),
+                Decoded::Message { kind, payload, .. } => {
+                    (kind as u8 + 100, d.take(&mut buf, payload).to_vec())
+                }
+                Decoded::Fragment { .. } => unreachable!("message mode"),
+            });
+        }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_path() {
+        let texts: [&[u8]; 4] = [b"", b"plain", "h\u{e9}llo".as_bytes(), b"\xc3\x28 bad"];
+        let long = vec![b'x'; 300];
+        for role in [Role::Server, Role::Client] {
+            for max in [0, 5, 125, 299, 300, 1 << 20] {
+                for b0 in [
+                    0x81, 0x82, 0x01, 0x02, 0x80, 0x89, 0x8a, 0x88, 0xc1, 0x92, 0x83,
+                ] {
+                    for masked in [true, false] {
+                        for payload in texts.iter().copied().chain([&long[..]]) {
+                            for form in [None, Some(126), Some(127)] {
+                                if form.is_none() && payload.len() > 125 {
+                                    continue;
+                                }
+                                let mut wire = frame(b0, masked, payload, form);
+                                // A second frame behind it: the read
+                                // position must move on correctly.
+                                wire.extend(frame(0x82, masked, b"next", None));
+                                let fast = outcome(decoder(role, max), &wire, false);
+                                let general = outcome(decoder(role, max), &wire, true);
+                                assert_eq!(fast, general, "{role:?} max {max} {b0:#x} masked {masked} {payload:?} {form:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn recognize_takes_only_whole_plain_frames() {
+        let rules = decoder(Role::Server, 1000).fast_rules();
+        let whole = frame(0x82, true, &[1, 2, 3], None);
+        assert_eq!(
+            WholeFrame::recognize(&whole, rules),
+            Some(WholeFrame {
+                kind: MessageKind::Binary,
+                header_len: 6,
+                end: 9,
+                mask: Some([0x12, 0x34, 0x56, 0x78]),
+            })
+        );
+        // Every proper prefix is incomplete.
+        for cut in 0..whole.len() {
+            assert_eq!(WholeFrame::recognize(&whole[..cut], rules), None);
+        }
+        // Not FIN, RSV1, a control frame, unmasked, too long: not for the fast path.
+        for b0 in [0x02, 0xc2, 0x89] {
+            assert_eq!(
+                WholeFrame::recognize(&frame(b0, true, b"x", None), rules),
+                None
+            );
+        }
+        assert_eq!(
+            WholeFrame::recognize(&frame(0x82, false, b"x", None), rules),
+            None
+        );
+        let too_long = frame(0x82, true, &[0; 1001], Some(126));
+        assert_eq!(WholeFrame::recognize(&too_long, rules), None);
+        // A 64-bit length with the top bit set is never taken.
+        let mut huge = vec![0x82, 0xff];
+        huge.extend_from_slice(&u64::MAX.to_be_bytes());
+        huge.extend_from_slice(&[0; 4]);
+        let unlimited = decoder(Role::Server, usize::MAX).fast_rules();
+        assert_eq!(WholeFrame::recognize(&huge, unlimited), None);
+    }
+
+    #[test]
+    fn lent_bytes_are_dropped_once_the_fast_path_stops() {
+        let mut d = decoder(Role::Server, 1000);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&frame(0x82, true, b"ab", None));
+        buf.extend_from_slice(&frame(0x81, true, b"cd", None));
+        let mut lent = Vec::new();
+        while let Some(Decoded::Message { payload, .. }) = d.decode(&mut buf).unwrap() {
+            lent.push(d.lend(&buf, payload).to_vec());
+        }
+        assert_eq!(lent, [b"ab".to_vec(), b"cd".to_vec()]);
+        assert!(buf.is_empty(), "released when decode found nothing more");
+        // A stale read position (the connection emptied the buffer) is harmless.
+        buf.extend_from_slice(&frame(0x82, true, b"ef", None));
+        let Some(Decoded::Message { payload, .. }) = d.decode(&mut buf).unwrap() else {
+            panic!("a message");
+        };
+        let _ = d.lend(&buf, payload);
+        buf.clear();
+        assert!(d.decode(&mut buf).unwrap().is_none());
+    }
+}
