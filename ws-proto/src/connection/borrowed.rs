@@ -119,7 +119,9 @@ impl Connection {
     /// }
     /// assert_eq!(total, 10);
     /// ```
-    #[inline]
+    // Always inlined: the common case is a few checks, and returning the
+    // event through memory from an out-of-line call costs as much again.
+    #[inline(always)]
     pub fn poll_event_ref(&mut self) -> Result<Option<EventRef<'_>>, ProtocolError> {
         let Some(ready) = self.poll_ready()? else {
             return Ok(None);

@@ -4,7 +4,8 @@
 //! starting position, repeated into a `u64` (the compiler vectorises the loop
 //! further); it is safe code, written over `chunks_exact_mut`, and tested
 //! against the byte-by-byte [`apply_mask_scalar`] on every length and
-//! alignment.
+//! alignment. On x86-64 with `std`, long payloads use the same loop compiled
+//! for AVX2 when the CPU has it (detected at run time).
 
 /// XORs `buf` with `key`, starting at key position `offset` (0..=3), and
 /// returns the key position for the byte after `buf`, so a payload that arrives
@@ -20,6 +21,17 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
+    if buf.len() >= wide::MIN_LEN {
+        apply_mask_long(buf, key, offset)
+    } else {
+        apply_mask_words(buf, key, offset)
+    }
+}
+
+/// [`apply_mask`] eight bytes at a time: the loop itself, inlined into each
+/// caller below.
+#[inline(always)]
+fn apply_mask_words(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     let offset = offset & 3;
     let end = (offset + buf.len()) & 3;
     // The key rotated so that position 0 of `buf` uses key[offset], as a
@@ -45,6 +57,57 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
         *b ^= k[i & 3];
     }
     end
+}
+
+/// [`apply_mask`] for long payloads, out of line so that short ones stay
+/// small where they are inlined.
+#[inline(never)]
+fn apply_mask_long(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
+    if wide::available() {
+        // SAFETY: `available` checked that the CPU has the instructions
+        // `apply_mask_wide` is compiled for.
+        unsafe { wide::apply_mask_wide(buf, key, offset) }
+    } else {
+        apply_mask_words(buf, key, offset)
+    }
+}
+
+/// [`apply_mask_words`] compiled for AVX2 (32-byte vectors instead of SSE2's
+/// 16), used for long payloads when the CPU has it. The code is the same safe
+/// loop; only the instructions the compiler may pick differ.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod wide {
+    /// Below this, the check is not worth it.
+    pub(super) const MIN_LEN: usize = 256;
+
+    #[inline]
+    pub(super) fn available() -> bool {
+        std::is_x86_feature_detected!("avx2")
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 ([`available`]).
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn apply_mask_wide(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
+        super::apply_mask_words(buf, key, offset)
+    }
+}
+
+/// Without run-time CPU detection: the portable loop only.
+#[cfg(not(all(feature = "std", target_arch = "x86_64")))]
+mod wide {
+    pub(super) const MIN_LEN: usize = usize::MAX;
+
+    #[inline]
+    pub(super) fn available() -> bool {
+        false
+    }
+
+    /// # Safety
+    /// Always safe; `unsafe` only to match the detecting twin.
+    pub(super) unsafe fn apply_mask_wide(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
+        super::apply_mask_words(buf, key, offset)
+    }
 }
 
 /// The byte-at-a-time reference implementation of [`apply_mask`]; same contract.
@@ -84,6 +147,33 @@ mod tests {
                     let b = apply_mask_scalar(&mut slow, key, offset);
                     assert_eq!(fast, slow, "len {len} offset {offset} align {align}");
                     assert_eq!(a, b);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn long_payloads_match_scalar_on_both_paths() {
+        // Over wide::MIN_LEN: the AVX2 loop where the CPU has it.
+        let key = [0x01, 0x80, 0x7f, 0xfe];
+        let lens: &[usize] = if cfg!(miri) {
+            &[300]
+        } else {
+            &[255, 256, 257, 300, 1000, 4099]
+        };
+        let source: Vec<u8> = (0..4200u32).map(|i| (i * 31 + 7) as u8).collect();
+        for &len in lens {
+            for align in 0..4 {
+                for offset in 0..4 {
+                    let mut fast = source[align..align + len].to_vec();
+                    let mut slow = fast.clone();
+                    let a = apply_mask(&mut fast, key, offset);
+                    let b = apply_mask_scalar(&mut slow, key, offset);
+                    assert_eq!(
+                        (fast, a),
+                        (slow, b),
+                        "len {len} offset {offset} align {align}"
+                    );
                 }
             }
         }
