@@ -4,12 +4,13 @@
 //!   `apply_mask_scalar` (its reference twin) against a naive indexed byte
 //!   loop, fastwebsockets' public `unmask`, and `copy_from_slice` of the same
 //!   length (a memcpy: roughly the upper bound for one pass over the data).
-//! * `utf8_ascii` / `utf8_multibyte`: ours (`Utf8Validator::feed` + `finish`,
-//!   the streaming validator built on `core::str::from_utf8`) against
-//!   `std::str::from_utf8`, and `simdutf8`'s `basic` (valid or not) and
-//!   `compat` (with the error position, which a streaming validator needs)
-//!   entry points, to see whether the core should adopt simdutf8. The
-//!   `ours_chunked_1460` case feeds the text in TCP-segment-sized pieces.
+//! * `utf8_ascii` / `utf8_multibyte`: ours (`Utf8Validator::feed` + `finish`:
+//!   `core::str::from_utf8` below 64 bytes, `simdutf8::basic` from 64 up)
+//!   against `std::str::from_utf8` and `simdutf8`'s `basic` (valid or not)
+//!   and `compat` (with the error position) entry points, from 16 B to
+//!   64 KiB: the sizes the 64-byte switch in `ws_proto`'s `utf8.rs` was
+//!   chosen from. The `ours_chunked_1460` case feeds the text in
+//!   TCP-segment-sized pieces.
 //! * `mask_key`: one masking key from `Randomness::os()` (a 64-byte pool
 //!   refilled by a `getrandom` system call every 16 keys) and from
 //!   `Randomness::seeded` (splitmix64, no system call): what a client pays
@@ -68,7 +69,13 @@ fn utf8(c: &mut Criterion) {
         ("utf8_multibyte", wire::multibyte_text),
     ] {
         let mut group = c.benchmark_group(group_name);
-        for (size, name) in [(125, "125B"), (4096, "4KiB"), (64 * 1024, "64KiB")] {
+        for (size, name) in [
+            (16, "16B"),
+            (64, "64B"),
+            (125, "125B"),
+            (4096, "4KiB"),
+            (64 * 1024, "64KiB"),
+        ] {
             let text = make(size);
             let bytes = text.as_bytes();
             group.throughput(Throughput::Bytes(bytes.len() as u64));
