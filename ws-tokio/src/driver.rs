@@ -25,7 +25,7 @@ use std::task::{ready, Context, Poll, Wake, Waker};
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
-use ws_proto::{CloseCode, Connection, Message, SendError};
+use ws_proto::{CloseCode, Connection, Message, ReadyState, SendError};
 
 use crate::Error;
 
@@ -226,13 +226,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
     pub(crate) fn start_send(&self, message: Message) -> Result<(), Error> {
         let mut state = self.state();
         state.check_open()?;
-        let is_close = matches!(message, Message::Close(_));
-        state.conn.send(message)?;
-        if is_close {
-            // The reader must start the core's close timer and watch for the answer.
-            state.wake_reader();
+        state.queue(message)
+    }
+
+    /// The future of `send`: waits for room (as `poll_ready`), queues the
+    /// message taken from `message` (as `start_send`), then writes
+    /// everything queued (as `poll_flush`), in one locked section per poll.
+    pub(crate) fn poll_send(
+        &self,
+        message: &mut Option<Message>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        let mut state = self.state();
+        if message.is_some() {
+            state.check_open()?;
+            let limit = state.high_water;
+            ready!(state.poll_write_side(limit, Side::Writer, cx))?;
+            if let Some(message) = message.take() {
+                state.queue(message)?;
+            }
         }
-        Ok(())
+        if state.conn.buffered_amount() == 0 && !state.unflushed && !state.failed {
+            return Poll::Ready(Ok(()));
+        }
+        state.check_open()?;
+        state.poll_write_side(0, Side::Writer, cx)
     }
 
     /// `Sink::poll_flush`: writes everything queued.
@@ -332,6 +350,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         self.wake_all_writers();
     }
 
+    /// Queues a message in the core.
+    fn queue(&mut self, message: Message) -> Result<(), Error> {
+        let is_close = matches!(message, Message::Close(_));
+        self.conn.send(message)?;
+        if is_close {
+            // The reader must start the core's close timer and watch for the answer.
+            self.wake_reader();
+        }
+        Ok(())
+    }
+
     /// For the writer: the transport is still usable.
     fn check_open(&mut self) -> Result<(), Error> {
         if self.failed {
@@ -367,6 +396,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
 
     /// Writes queued bytes until at most `limit` remain (then, for 0, flushes
     /// the transport), with vectored writes straight from the core's queue.
+    /// Inlined: most calls find nothing to do.
+    #[inline]
     fn poll_transmit(
         &mut self,
         limit: usize,
@@ -376,6 +407,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         if self.conn.buffered_amount() <= limit && (limit > 0 || !self.unflushed) {
             return Poll::Ready(Ok(()));
         }
+        self.poll_write_out(limit, side, cx)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) with something to write or flush.
+    #[inline(never)]
+    fn poll_write_out(
+        &mut self,
+        limit: usize,
+        side: Side,
+        cx: &Context<'_>,
+    ) -> Poll<io::Result<()>> {
         let mut progressed = false;
         let result = loop {
             if self.conn.buffered_amount() <= limit {
@@ -415,20 +457,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     }
 
     /// One write of what the core queued: the first chunk alone when it is
-    /// the only one (the usual case) or the transport does not take vectors,
-    /// else up to [`MAX_SLICES`] chunks in one vectored write.
+    /// the only one (the usual case: small frames share one chunk) or the
+    /// transport does not take vectors, else up to [`MAX_SLICES`] chunks in
+    /// one vectored write.
     fn poll_write_queued(&mut self, side: Side, waker: &Waker) -> Poll<io::Result<usize>> {
         let mut chunks = self.conn.transmit_slices();
         let first = chunks.next().unwrap_or_default();
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let mut count = 1;
-        if self.io.is_write_vectored() {
-            for (slot, chunk) in slices[1..].iter_mut().zip(chunks) {
-                *slot = IoSlice::new(chunk);
-                count += 1;
-            }
-        }
-        if count == 1 {
+        let second = match self.io.is_write_vectored() {
+            true => chunks.next(),
+            false => None,
+        };
+        let Some(second) = second else {
             return poll_write_op(
                 &mut self.io,
                 &mut self.write_wakers,
@@ -436,8 +475,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
                 waker,
                 |io, cx| io.poll_write(cx, first),
             );
-        }
+        };
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
         slices[0] = IoSlice::new(first);
+        slices[1] = IoSlice::new(second);
+        let mut count = 2;
+        for (slot, chunk) in slices[2..].iter_mut().zip(chunks) {
+            *slot = IoSlice::new(chunk);
+            count += 1;
+        }
         let slices = &slices[..count];
         poll_write_op(
             &mut self.io,
@@ -575,10 +621,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
                         self.fail(err);
                         continue;
                     }
-                    if self.poll_timer(cx) {
+                    // While the connection is open the core's timers are
+                    // the keepalive ones, which only matter once the peer
+                    // is quiet: they are polled when there is nothing to
+                    // read, before the task sleeps. While it closes, the
+                    // close timer must fire even if the peer keeps sending.
+                    let open = self.conn.ready_state() == ReadyState::Open;
+                    if !open && self.poll_timer(cx) {
                         continue;
                     }
-                    let result = ready!(self.poll_read(cx));
+                    let result = match self.poll_read(cx) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending if open && self.poll_timer(cx) => continue,
+                        Poll::Pending => return Poll::Pending,
+                    };
                     self.on_read(result);
                 }
                 ReadPhase::Draining => {
@@ -717,6 +773,37 @@ mod tests {
             let capacity = lock(&shared.state).conn.receive_buffer().capacity();
             assert_eq!(capacity, 0, "after two {len}-byte messages");
         }
+    }
+
+    #[tokio::test]
+    async fn the_close_timer_fires_while_the_peer_keeps_sending() {
+        use std::time::Duration;
+        use tokio::io::AsyncReadExt;
+        let (ours, theirs) = tokio::io::duplex(1 << 16);
+        let config = Config::default().close_timeout(Duration::from_millis(100));
+        let mut ws = crate::WebSocketStream::from_raw(ours, Role::Server, config);
+        // A peer that never answers the close frame and never stops sending.
+        let flood = tokio::spawn(async move {
+            let (mut from_us, mut to_us) = tokio::io::split(theirs);
+            tokio::spawn(async move {
+                let mut sink = [0; 4096];
+                while from_us.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+            });
+            let mut client = Connection::new(Role::Client, Config::default());
+            loop {
+                client.send_text("more").unwrap();
+                while let Some(bytes) = client.poll_transmit() {
+                    if to_us.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        let closing = ws.close(CloseCode::NORMAL, "");
+        let closed = tokio::time::timeout(Duration::from_secs(5), closing).await;
+        flood.abort();
+        assert!(closed.is_ok(), "the close timer did not end the close");
     }
 
     /// A counting waker, for tests of who is woken.

@@ -4,7 +4,7 @@ use core::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 use futures_sink::Sink;
@@ -460,13 +460,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Future for Sending<'_, S> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.message.is_some() {
-            ready!(this.shared.poll_ready(cx))?;
-            if let Some(message) = this.message.take() {
-                this.shared.start_send(message)?;
-            }
-        }
-        this.shared.poll_flush(cx)
+        this.shared.poll_send(&mut this.message, cx)
     }
 }
 
