@@ -17,6 +17,10 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::frame::{apply_mask, FrameHeader, OpCode};
 use crate::{MessageKind, ProtocolError, Role, Utf8Validator};
 
+/// Lent bytes kept at the front of the read buffer beyond this are dropped
+/// before the next frame even if the fast path goes on.
+const RELEASE_AT: usize = 16 * 1024;
+
 /// Where a decoded data payload is.
 #[derive(Debug)]
 pub(crate) enum Payload {
@@ -187,13 +191,19 @@ impl Decoder {
     #[inline(always)]
     pub(crate) fn decode_whole_message(
         &mut self,
-        buf: &mut [u8],
+        buf: &mut BytesMut,
     ) -> Result<Option<(MessageKind, Payload)>, ProtocolError> {
-        let Position::BetweenFrames { lent: start } = self.position else {
+        let Position::BetweenFrames { lent: mut start } = self.position else {
             return Ok(None);
         };
         if self.message.is_some() || self.deliver_fragments {
             return Ok(None);
+        }
+        if start >= RELEASE_AT {
+            // A caller that never drains to `None` (one event per read)
+            // still keeps the buffer bounded.
+            self.release(buf);
+            start = 0;
         }
         let Some(bytes) = buf.get_mut(start..) else {
             return Ok(None);
@@ -718,6 +728,22 @@ mod tests {
         huge.extend_from_slice(&[0; 4]);
         let unlimited = decoder(Role::Server, usize::MAX).fast_rules();
         assert_eq!(WholeFrame::recognize(&huge, unlimited), None);
+    }
+
+    #[test]
+    fn lent_bytes_stay_bounded_when_the_fast_path_never_stops() {
+        let mut d = decoder(Role::Server, 1000);
+        let mut buf = BytesMut::new();
+        let one = frame(0x82, true, &[7; 100], None);
+        for _ in 0..1000 {
+            // One frame in, one event out: `decode` never returns `None`.
+            buf.extend_from_slice(&one);
+            let Some(Decoded::Message { payload, .. }) = d.decode(&mut buf).unwrap() else {
+                panic!("a message");
+            };
+            assert_eq!(d.lend(&buf, payload), &[7; 100][..]);
+            assert!(buf.len() <= RELEASE_AT + one.len());
+        }
     }
 
     #[test]
