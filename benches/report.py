@@ -182,6 +182,67 @@ def machine(root):
     }
 
 
+def hot_path_targets(w, crit, idle):
+    """The other targets of the performance issue: small-frame decode against
+    the fastest peer, large frames against memcpy, idle memory."""
+    if crit:
+        w("## Targets: decode of small masked frames, ours ÷ the fastest peer (time)")
+        w("")
+        w("At most 0.5 (twice the fastest peer's frames per second). `ours` decodes with "
+          "`Connection::poll_event_ref` (payloads lent from the read buffer, as fastwebsockets' `read_frame` "
+          "lends them); `ours_owned` with `poll_event` (each payload handed out as `Bytes`), shown for reference.")
+        w("")
+        w("| frames | ours | ours_owned | fastest peer | peer time | ours ÷ peer | owned ÷ peer | target | met |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for s in ["16B", "125B"]:
+            ours = crit.get(("decode", "ours", s), (None,))[0]
+            owned = crit.get(("decode", "ours_owned", s), (None,))[0]
+            peers = [(crit.get(("decode", p, s), (None,))[0], p) for p in ["tungstenite", "fastwebsockets"]]
+            peers = [(v, p) for v, p in peers if v]
+            if ours is None or not peers:
+                continue
+            best, name = min(peers)
+            r = ours / best
+            w(f"| {s} | {fmt_time(ours)} | {fmt_time(owned)} | {name} | {fmt_time(best)} | {r:.2f} | "
+              f"{ratio(owned, best)} | ≤ 0.5 | {'yes' if r <= 0.5 else 'no'} |")
+        w("")
+        w("## Targets: large frames against memcpy of the same bytes (bandwidth)")
+        w("")
+        w("Bandwidth as a share of `memcpy` of the same wire bytes in the same run (memcpy time ÷ ours): at least "
+          "80% for binary, 60% for text with UTF-8 validation. `in buffer`: the bytes are already in the "
+          "connection's read buffer (the adapters' case: the socket read is the copy); `from a slice`: "
+          "`Connection::receive(&[u8])` copies them in first, a second pass.")
+        w("")
+        w("| frames | memcpy | in buffer | share | from a slice | share | target | met (in buffer) |")
+        w("|---|---|---|---|---|---|---|---|")
+        for kind, limit in [("binary", 0.8), ("text_ascii", 0.6), ("text_multibyte", 0.6)]:
+            group = f"bandwidth_{kind}"
+            for s in ["64KiB", "1MiB"]:
+                memcpy = crit.get((group, "memcpy", s))
+                inbuf = crit.get((group, "in_buffer", s))
+                slice_ = crit.get((group, "receive", s))
+                if not memcpy or not inbuf:
+                    continue
+                share = memcpy[0] / inbuf[0]
+                slice_share = f"{memcpy[0] / slice_[0]:.0%}" if slice_ else "—"
+                w(f"| {kind.replace('_', ' ')} {s} | {fmt_rate(memcpy[1], memcpy[0])} | {fmt_rate(inbuf[1], inbuf[0])} | "
+                  f"{share:.0%} | {fmt_rate(slice_[1], slice_[0]) if slice_ else '—'} | {slice_share} | "
+                  f"≥ {limit:.0%} | {'yes' if share >= limit else 'no'} |")
+        w("")
+    ours = (idle.get(OURS) or {}).get("bytes_per_conn")
+    peers = [((idle.get(p) or {}).get("bytes_per_conn"), p) for p in PEERS]
+    peers = [(num(v), p) for v, p in peers if num(v)]
+    if num(ours) and peers:
+        best, name = min(peers)
+        r = num(ours) / best
+        w("## Target: server memory per idle connection, ours ÷ the smallest peer")
+        w("")
+        w("| ours | smallest peer | peer | ratio | target | met |")
+        w("|---|---|---|---|---|---|")
+        w(f"| {fmt_int(ours)} B | {SHOWN[name]} | {fmt_int(best)} B | {r:.2f} | ≤ 0.25 | {'yes' if r <= 0.25 else 'no'} |")
+        w("")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", required=True)
@@ -240,6 +301,7 @@ def main():
             w(f"| {SHOWN[label]} | {load_name(load)} | {fmt(ours)} | {SHOWN[name]} | {fmt(best)} | "
               f"{r:.2f} | ≤ {limit} | {'yes' if r <= limit else 'no'} |")
     w("")
+    hot_path_targets(w, crit, idle)
     w("## Ratios: ours ÷ peer")
     w("")
     w("Each cell is our number divided by the peer's for the same metric. "
@@ -342,7 +404,8 @@ def main():
         w("| group | implementation | input | time | throughput |")
         w("|---|---|---|---|---|")
         order = {g: i for i, g in enumerate(
-            ["decode", "encode_server", "encode_client_masked", "reassembly", "mask", "utf8_ascii", "utf8_multibyte", "mask_key", "handshake"])}
+            ["decode", "encode_server", "encode_client_masked", "reassembly", "bandwidth_binary", "bandwidth_text_ascii",
+             "bandwidth_text_multibyte", "mask", "utf8_ascii", "utf8_multibyte", "mask_key", "handshake"])}
         size_order = {s: i for i, s in enumerate(["16B", "64B", "125B", "4KiB", "64KiB", "1MiB", "1MiB_in_64KiB", ""])}
         for (group, func, value), (ns, nbytes) in sorted(
                 crit.items(), key=lambda kv: (order.get(kv[0][0], 99), size_order.get(kv[0][2], 50), kv[0][2], kv[0][1])):

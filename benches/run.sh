@@ -111,7 +111,7 @@ if [ -z "${SKIP_CRITERION:-}" ]; then
     quick_flag=0
     [ "$MODE" = quick ] && quick_flag=1
     (cd "$ROOT" && WS_BENCH_QUICK=$quick_flag CRITERION_HOME=$CRITERION_DIR \
-        timeout 1800 cargo bench --quiet -p ws-benches --bench frames --bench primitives --bench handshake \
+        timeout 1800 cargo bench --quiet -p ws-benches --bench frames --bench primitives --bench handshake --bench bandwidth \
         >"$WORK/criterion.log" 2>&1) || {
         log "criterion failed; last lines:"
         tail -20 "$WORK/criterion.log" >&2
