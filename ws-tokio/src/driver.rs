@@ -25,7 +25,7 @@ use std::task::{ready, Context, Poll, Wake, Waker};
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
-use ws_proto::{CloseCode, Connection, Message, ReadyState, SendError};
+use ws_proto::{CloseCode, Connection, Event, Message, ReadyState, SendError};
 
 use crate::Error;
 
@@ -690,25 +690,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     /// The core's next event as a stream item, if it has one; moves to
     /// draining on the last one.
     fn next_event(&mut self) -> Option<Result<Message, Error>> {
-        let item = loop {
-            match self.conn.poll_event() {
+        loop {
+            let message = match self.conn.poll_event() {
                 Ok(None) => return None,
-                Ok(Some(event)) => match event.into_message() {
-                    Some(message) => break Ok(message),
-                    // A fragment: only a connection built with fragment
-                    // delivery on makes them, and the stream has no item
-                    // for one (see `WebSocketStream::from_connection`).
-                    None => continue,
-                },
-                Err(err) => break Err(Error::Protocol(err)),
-            }
-        };
-        if matches!(item, Ok(Message::Close(_)) | Err(_)) {
-            self.phase = ReadPhase::Draining;
-            // A writer waiting on a closed connection should find out.
-            self.wake_side(Side::Writer);
+                Ok(Some(Event::Text(text))) => Message::Text(text),
+                Ok(Some(Event::Binary(data))) => Message::Binary(data),
+                Ok(Some(Event::Ping(data))) => Message::Ping(data),
+                Ok(Some(Event::Pong(data))) => Message::Pong(data),
+                Ok(Some(Event::Close(frame))) => {
+                    self.end_reading();
+                    return Some(Ok(Message::Close(frame)));
+                }
+                Err(err) => {
+                    self.end_reading();
+                    return Some(Err(Error::Protocol(err)));
+                }
+                // A fragment: only a connection built with fragment delivery
+                // on makes them, and the stream has no item for one (see
+                // `WebSocketStream::from_connection`).
+                Ok(Some(_)) => continue,
+            };
+            return Some(Ok(message));
         }
-        Some(item)
+    }
+
+    /// After the last item: the reader drains, and a writer waiting on the
+    /// closed connection finds out.
+    fn end_reading(&mut self) {
+        self.phase = ReadPhase::Draining;
+        self.wake_side(Side::Writer);
     }
 }
 
