@@ -924,6 +924,34 @@ mod sizes {
         assert!(shared <= conn + 112, "Shared {shared}, Connection {conn}");
     }
 
+    /// The task of the crate docs' "Memory per connection" loop fits in
+    /// tokio's smallest cell for it (256 bytes: 104 of tokio's own, the
+    /// future, rounded up to 128).
+    #[tokio::test]
+    async fn the_documented_echo_task_is_small() {
+        use ws_proto::Message;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let handshake = crate::accept(tcp);
+        let task = async move {
+            let Ok(mut ws) = handshake.await else { return };
+            loop {
+                let message = match ws.recv().await {
+                    Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => message,
+                    Some(_) => continue,
+                    None => break,
+                };
+                if ws.send(message).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let size = size_of_val(&task);
+        assert!(size <= 152, "echo task future {size}");
+    }
+
     fn size_of<T>() -> usize {
         std::mem::size_of::<T>()
     }
