@@ -666,8 +666,14 @@ mod tests {
     fn the_fast_path_agrees_with_the_general_path() {
         let texts: [&[u8]; 4] = [b"", b"plain", "h\u{e9}llo".as_bytes(), b"\xc3\x28 bad"];
         let long = vec![b'x'; 300];
+        // Miri interprets every byte: fewer limits, still both sides of each.
+        let maxes: &[usize] = if cfg!(miri) {
+            &[5, 300]
+        } else {
+            &[0, 5, 125, 299, 300, 1 << 20]
+        };
         for role in [Role::Server, Role::Client] {
-            for max in [0, 5, 125, 299, 300, 1 << 20] {
+            for &max in maxes {
                 for b0 in [
                     0x81, 0x82, 0x01, 0x02, 0x80, 0x89, 0x8a, 0x88, 0xc1, 0x92, 0x83,
                 ] {
