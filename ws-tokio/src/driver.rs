@@ -27,7 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 use ws_proto::{CloseCode, Connection, Event, Message, ReadyState, SendError};
 
-use crate::Error;
+use crate::{spare, Error};
 
 /// The default high-water mark: [`Sink::poll_ready`](futures_sink::Sink::poll_ready)
 /// waits while more than this many bytes are queued for the transport.
@@ -549,33 +549,51 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         let hint = self.conn.receive_size_hint();
         let buf = self.conn.receive_buffer();
         if buf.is_empty() && buf.capacity() < MIN_READ {
-            *buf = BytesMut::new();
             if hint <= STACK_READ {
                 return self.poll_read_copy::<STACK_READ>(cx);
             }
+            *buf = BytesMut::new();
             buf.reserve(hint.min(MAX_RESERVE));
         } else if buf.capacity() - buf.len() < MIN_READ {
             buf.reserve(hint.clamp(MIN_READ, MAX_RESERVE));
         }
         let result = poll_read_spare(Pin::new(&mut self.io), buf, cx);
         if result.is_pending() {
-            let buf = self.conn.receive_buffer();
-            if buf.is_empty() {
-                // Idle: let go of the allocation earlier frames were cut
-                // from (its spare room would keep all of it alive).
-                *buf = BytesMut::new();
-            }
+            self.release_read_buffer();
         }
         result
     }
 
-    /// Reads into a stack buffer and hands the bytes to `Connection::receive`.
+    /// Reads into a stack buffer and hands the bytes to `Connection::receive`
+    /// (into the thread's spare buffer when the core has no room).
     fn poll_read_copy<const N: usize>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut stack = [MaybeUninit::<u8>::uninit(); N];
         let mut read = ReadBuf::uninit(&mut stack);
-        ready!(Pin::new(&mut self.io).poll_read(cx, &mut read))?;
-        self.conn.receive(read.filled());
-        Poll::Ready(Ok(read.filled().len()))
+        if Pin::new(&mut self.io)
+            .poll_read(cx, &mut read)?
+            .is_pending()
+        {
+            self.release_read_buffer();
+            return Poll::Pending;
+        }
+        let data = read.filled();
+        if !data.is_empty() {
+            let buf = self.conn.receive_buffer();
+            if buf.is_empty() && !buf.try_reclaim(data.len()) {
+                *buf = spare::take();
+            }
+            self.conn.receive(data);
+        }
+        Poll::Ready(Ok(data.len()))
+    }
+
+    /// Waiting for data: an empty read buffer leaves the connection (for the
+    /// thread's next read, see [`spare`]), so an idle connection holds none.
+    fn release_read_buffer(&mut self) {
+        let buf = self.conn.receive_buffer();
+        if buf.is_empty() && buf.capacity() > 0 {
+            spare::give(core::mem::take(buf));
+        }
     }
 
     /// A read error or end of stream seen by the reader.

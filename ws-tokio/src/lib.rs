@@ -165,6 +165,7 @@ mod error;
 pub mod h2;
 mod handshake;
 mod reconnect;
+mod spare;
 mod stream;
 
 pub use connect::{connect, connect_with, Connector, MaybeTlsStream};
