@@ -246,21 +246,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
                 state.queue(message)?;
             }
         }
-        if state.conn.buffered_amount() == 0 && !state.unflushed && !state.failed {
-            return Poll::Ready(Ok(()));
-        }
-        state.check_open()?;
-        state.poll_write_side(0, Side::Writer, cx)
+        state.poll_flush(cx)
     }
 
     /// `Sink::poll_flush`: writes everything queued.
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let mut state = self.state();
-        if state.conn.buffered_amount() == 0 && !state.unflushed && !state.failed {
-            return Poll::Ready(Ok(()));
-        }
-        state.check_open()?;
-        state.poll_write_side(0, Side::Writer, cx)
+        self.state().poll_flush(cx)
     }
 
     /// Queues a close frame unless one was sent or the connection has ended.
@@ -373,6 +364,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
             return Err(Error::ConnectionClosed);
         }
         Ok(())
+    }
+
+    /// For the writer: writes everything queued and flushes.
+    fn poll_flush(&mut self, cx: &Context<'_>) -> Poll<Result<(), Error>> {
+        if self.conn.buffered_amount() == 0 && !self.unflushed && !self.failed {
+            return Poll::Ready(Ok(()));
+        }
+        self.check_open()?;
+        self.poll_write_side(0, Side::Writer, cx)
     }
 
     /// A writer-side transmit with the error handed to the caller.
