@@ -215,7 +215,7 @@ impl Decoder {
         if let Some(key) = frame.mask {
             apply_mask(payload, key, 0);
         }
-        if frame.kind == MessageKind::Text && core::str::from_utf8(payload).is_err() {
+        if frame.kind == MessageKind::Text && crate::utf8::validate(payload).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
         let payload = Payload::InBuffer {

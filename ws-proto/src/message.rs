@@ -116,7 +116,10 @@ impl From<&String> for Utf8Bytes {
 impl TryFrom<Bytes> for Utf8Bytes {
     type Error = str::Utf8Error;
     fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
-        str::from_utf8(&bytes)?;
+        if crate::utf8::validate(&bytes).is_err() {
+            // The fast check says no; std's says where.
+            str::from_utf8(&bytes)?;
+        }
         Ok(Self(bytes))
     }
 }
