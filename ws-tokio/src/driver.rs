@@ -591,7 +591,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     /// thread's next read, see [`spare`]), so an idle connection holds none.
     fn release_read_buffer(&mut self) {
         let buf = self.conn.receive_buffer();
-        if buf.is_empty() && buf.capacity() > 0 {
+        // Even without room (every byte cut off into frames) an empty
+        // buffer may hold on to its allocation.
+        if buf.is_empty() {
             spare::give(core::mem::take(buf));
         }
     }
@@ -798,8 +800,12 @@ mod tests {
             }
             // Nothing more to read: the poll waits, holding no buffer.
             assert!(poll_once(&shared).is_pending());
-            let capacity = lock(&shared.state).conn.receive_buffer().capacity();
-            assert_eq!(capacity, 0, "after two {len}-byte messages");
+            let mut state = lock(&shared.state);
+            let buf = state.conn.receive_buffer();
+            assert_eq!(buf.capacity(), 0, "after two {len}-byte messages");
+            // Not even an allocation with no room left in it: there is
+            // nothing to reclaim.
+            assert!(!buf.try_reclaim(1), "after two {len}-byte messages");
         }
     }
 
