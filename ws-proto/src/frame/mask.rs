@@ -21,7 +21,7 @@
 /// ```
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
-    if buf.len() >= wide::MIN_LEN {
+    if wide::worth_trying(buf.len()) {
         apply_mask_long(buf, key, offset)
     } else {
         apply_mask_words(buf, key, offset)
@@ -78,7 +78,13 @@ fn apply_mask_long(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 mod wide {
     /// Below this, the check is not worth it.
-    pub(super) const MIN_LEN: usize = 256;
+    const MIN_LEN: usize = 256;
+
+    /// Long enough to look for AVX2.
+    #[inline(always)]
+    pub(super) fn worth_trying(len: usize) -> bool {
+        len >= MIN_LEN
+    }
 
     #[inline]
     pub(super) fn available() -> bool {
@@ -96,7 +102,11 @@ mod wide {
 /// Without run-time CPU detection: the portable loop only.
 #[cfg(not(all(feature = "std", target_arch = "x86_64")))]
 mod wide {
-    pub(super) const MIN_LEN: usize = usize::MAX;
+    /// Never: there is nothing to look for.
+    #[inline(always)]
+    pub(super) fn worth_trying(_len: usize) -> bool {
+        false
+    }
 
     #[inline]
     pub(super) fn available() -> bool {
@@ -154,7 +164,7 @@ mod tests {
 
     #[test]
     fn long_payloads_match_scalar_on_both_paths() {
-        // Over wide::MIN_LEN: the AVX2 loop where the CPU has it.
+        // 256 bytes and more: the AVX2 loop where the CPU has it.
         let key = [0x01, 0x80, 0x7f, 0xfe];
         let lens: &[usize] = if cfg!(miri) {
             &[300]
