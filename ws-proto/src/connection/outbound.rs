@@ -97,6 +97,12 @@ impl Outbound {
                     front.advance(n);
                     return;
                 }
+                None if n == self.tail.len() => {
+                    // All written: keep the buffer's start where it is, so
+                    // the next frame is written without moving it back.
+                    self.tail.clear();
+                    break;
+                }
                 None => {
                     self.tail.advance(n);
                     return;
