@@ -146,6 +146,12 @@ impl Decoder {
         }
     }
 
+    /// The message size limit, which also bounds inflated messages.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn max_message_size(&self) -> usize {
+        self.max_message_size
+    }
+
     /// Lets RSV1 mark compressed messages (permessage-deflate was negotiated).
     #[cfg(feature = "deflate")]
     pub(crate) fn allow_rsv1(&mut self) {

@@ -36,15 +36,12 @@ pub struct Config {
 }
 
 /// What a [`Connection`](crate::Connection) still consults after it is built:
-/// the frame limits went to the decoder, the keepalive durations to the
+/// the frame and message limits went to the decoder, the keepalive durations to the
 /// keepalive timers (only allocated when configured) and the rest is only read
 /// at construction. Keeping this subset instead of the whole `Config` saves
 /// every connection about 70 bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
-    /// Bounds inflated messages (the decoder bounds the others itself).
-    #[cfg(feature = "deflate")]
-    pub(crate) max_message_size: usize,
     pub(crate) max_send_frame_size: usize,
     pub(crate) close_timeout: Duration,
     pub(crate) randomness: Randomness,
@@ -54,8 +51,6 @@ pub(crate) struct Settings {
 impl From<Config> for Settings {
     fn from(config: Config) -> Self {
         Self {
-            #[cfg(feature = "deflate")]
-            max_message_size: config.max_message_size,
             max_send_frame_size: config.max_send_frame_size,
             close_timeout: config.close_timeout,
             randomness: config.randomness,

@@ -45,7 +45,7 @@ impl Connection {
         is_first: bool,
         is_last: bool,
     ) -> Result<Bytes, ProtocolError> {
-        let max = self.config.max_message_size;
+        let max = self.decoder.max_message_size();
         // RSV1 cannot be set unless deflate was negotiated (the decoder checks).
         let deflate = self
             .deflate
