@@ -107,12 +107,11 @@ pub mod handshake;
 mod message;
 mod prelude;
 mod rng;
+mod role;
 mod time;
 mod utf8;
 
-pub use connection::{
-    Config, Connection, Event, EventRef, FragmentRef, ReadyState, Role, SendOptions,
-};
+pub use connection::{Config, Connection, Event, EventRef, FragmentRef, ReadyState, SendOptions};
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{ProtocolError, SendError};
@@ -120,5 +119,6 @@ pub use extensions::Extensions;
 pub use frame::{CloseCode, CloseFrame, CloseKind};
 pub use message::{Fragment, Message, MessageKind, Utf8Bytes};
 pub use rng::Randomness;
+pub use role::Role;
 pub use time::Instant;
 pub use utf8::{InvalidUtf8, Utf8Validator};

@@ -179,6 +179,12 @@ pub enum Message {
     /// received, the peer's close frame, or code 1006 if the transport
     /// dropped without one.
     Close(CloseFrame),
+    /// A piece of a data message: received only when the connection was
+    /// built with [`Config::deliver_fragments`](crate::Config::deliver_fragments);
+    /// sent, it goes out as one frame with the rules of
+    /// [`Connection::send_fragment`](crate::Connection::send_fragment).
+    /// Proxies forward pieces this way without holding whole messages.
+    Fragment(Fragment),
 }
 
 impl Message {
@@ -214,6 +220,7 @@ impl Message {
             Self::Binary(b) | Self::Ping(b) | Self::Pong(b) => b.len(),
             Self::Close(c) if c.code == crate::CloseCode::NO_STATUS_RECEIVED => 0,
             Self::Close(c) => 2 + c.reason.len(),
+            Self::Fragment(f) => f.data.len(),
         }
     }
 
@@ -227,14 +234,14 @@ impl Message {
         self.len() == 0
     }
 
-    /// Whether this is a text or binary message.
+    /// Whether this is a text or binary message, or a piece of one.
     ///
     /// ```
     /// # use ws_proto::Message;
     /// assert!(!Message::Ping(Default::default()).is_data());
     /// ```
     pub fn is_data(&self) -> bool {
-        matches!(self, Self::Text(_) | Self::Binary(_))
+        matches!(self, Self::Text(_) | Self::Binary(_) | Self::Fragment(_))
     }
 }
 

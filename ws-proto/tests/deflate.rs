@@ -68,6 +68,7 @@ fn expected(m: &Message) -> Event {
         Message::Ping(b) => Event::Ping(b),
         Message::Pong(b) => Event::Pong(b),
         Message::Close(c) => Event::Close(c),
+        Message::Fragment(f) => Event::Fragment(f),
     }
 }
 

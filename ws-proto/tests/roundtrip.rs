@@ -37,7 +37,7 @@ fn expected(op: &Op) -> Event {
         Op::Send(Message::Binary(b)) => Event::Binary(b.clone()),
         Op::Send(Message::Ping(b)) => Event::Ping(b.clone()),
         Op::Send(Message::Pong(b)) => Event::Pong(b.clone()),
-        Op::Send(Message::Close(_)) => unreachable!("not generated"),
+        Op::Send(Message::Close(_) | Message::Fragment(_)) => unreachable!("not generated"),
         Op::Pieces(kind, pieces) => {
             let all: Vec<u8> = pieces.concat();
             match kind {

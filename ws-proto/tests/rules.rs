@@ -320,7 +320,8 @@ fn close_handshake_started_by_the_client() {
         events,
         [
             Event::Text("in flight".into()),
-            Event::Close(CloseFrame::new(CloseCode(4000), ""))
+            // The reply carries the code and the reason back.
+            Event::Close(CloseFrame::new(CloseCode(4000), "rejected"))
         ]
     );
     assert_eq!(pair.client.ready_state(), ReadyState::Closed);

@@ -42,7 +42,7 @@ fn echo(tcp: TcpStream) {
                 }
             }
             Message::Close(_) => return,
-            Message::Ping(_) | Message::Pong(_) => {}
+            _ => {}
         }
     }
 }

@@ -32,7 +32,7 @@ pub enum Event {
 }
 
 impl Event {
-    /// The event as a [`Message`]; `None` for a fragment.
+    /// The event as a [`Message`] (a fragment as [`Message::Fragment`]).
     ///
     /// ```
     /// use ws_proto::Event;
@@ -45,7 +45,7 @@ impl Event {
             Self::Ping(b) => Message::Ping(b),
             Self::Pong(b) => Message::Pong(b),
             Self::Close(c) => Message::Close(c),
-            Self::Fragment(_) => return None,
+            Self::Fragment(f) => Message::Fragment(f),
         })
     }
 }

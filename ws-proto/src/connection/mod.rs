@@ -29,20 +29,7 @@ use keepalive::{Keepalive, KeepaliveAction};
 use outbound::Outbound;
 use state::CloseState;
 
-/// Which end of the connection this is. Clients mask what they send; servers
-/// require masks and close the transport first (section 7.1.1).
-///
-/// ```
-/// use ws_proto::Role;
-/// assert_ne!(Role::Client, Role::Server);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The end that sent the opening handshake request.
-    Client,
-    /// The end that answered it.
-    Server,
-}
+use crate::Role;
 
 /// A WebSocket connection after the opening handshake, with no I/O of its own.
 ///
@@ -165,10 +152,7 @@ impl Connection {
         };
         #[cfg(feature = "deflate")]
         if let Some(params) = extensions.deflate {
-            let peer = match role {
-                Role::Client => Role::Server,
-                Role::Server => Role::Client,
-            };
+            let peer = role.peer();
             conn.decoder.allow_rsv1();
             conn.deflate = Some(Box::new(DeflateState {
                 compressor: crate::deflate::Compressor::new(

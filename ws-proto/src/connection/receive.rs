@@ -249,8 +249,12 @@ impl Connection {
                         Err(err) => return Err(self.fail(err)),
                     };
                     if !self.close.sent {
-                        // Echo the code (section 5.5.1); 1005 echoes as an empty body.
-                        let echo = CloseFrame::new(frame.code, "").encode();
+                        // Echo the code and the reason (section 5.5.1
+                        // says the code; browsers show the reason in
+                        // `onclose`, so it goes back too); 1005 echoes as
+                        // an empty body. The peer's frame held at most 125
+                        // bytes, so the echo fits.
+                        let echo = frame.encode();
                         self.push_frame(true, OpCode::Close, &echo);
                         self.close.sent = true;
                     }

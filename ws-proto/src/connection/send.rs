@@ -59,6 +59,7 @@ impl Connection {
             Message::Ping(data) => self.send_ping(data),
             Message::Pong(data) => self.send_pong(data),
             Message::Close(frame) => self.send_close_frame(frame),
+            Message::Fragment(fragment) => self.send_fragment(fragment),
         }
     }
 
