@@ -1,0 +1,302 @@
+//! The read path: reading from the transport into the core and handing out
+//! the core's events as stream items.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ws_proto::{Event, Message, ReadyState};
+
+use super::wakers::Side;
+use super::{ReadPhase, State};
+use crate::{spare, Error};
+
+/// Reads with nothing buffered go through a stack buffer of this size, so an
+/// idle connection holds no read buffer at all.
+const STACK_READ: usize = 8 * 1024;
+/// The smallest read made straight into the core's buffer.
+const MIN_READ: usize = 4 * 1024;
+/// The most reserved in the core's buffer at once for a large frame (the
+/// core has already checked the frame against `max_frame_size`).
+const MAX_RESERVE: usize = 16 << 20;
+/// Reads after the end was reported (waiting for the peer to close the
+/// transport) only look for the end of stream; the core discards the bytes.
+const DRAIN_READ: usize = 1024;
+
+impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
+    /// Reads from the transport into the core: straight into the core's
+    /// buffer (sized by its hint for large frames) while data flows, through
+    /// a small stack buffer when the connection holds no buffer. A read that
+    /// finds nothing waiting gives an empty buffer back, so an idle
+    /// connection keeps none. `Ok(0)` is the end of stream.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let hint = self.conn.receive_size_hint();
+        let buf = self.conn.receive_buffer();
+        if buf.is_empty() && buf.capacity() < MIN_READ {
+            if hint <= STACK_READ {
+                return self.poll_read_copy::<STACK_READ>(cx);
+            }
+            *buf = BytesMut::new();
+            buf.reserve(hint.min(MAX_RESERVE));
+        } else if buf.capacity() - buf.len() < MIN_READ {
+            buf.reserve(hint.clamp(MIN_READ, MAX_RESERVE));
+        }
+        let result = poll_read_spare(Pin::new(&mut self.io), buf, cx);
+        if result.is_pending() {
+            self.release_read_buffer();
+        }
+        result
+    }
+
+    /// Reads into a stack buffer and hands the bytes to `Connection::receive`
+    /// (into the thread's spare buffer when the core has no room).
+    fn poll_read_copy<const N: usize>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut stack = [MaybeUninit::<u8>::uninit(); N];
+        let mut read = ReadBuf::uninit(&mut stack);
+        if Pin::new(&mut self.io)
+            .poll_read(cx, &mut read)?
+            .is_pending()
+        {
+            self.release_read_buffer();
+            return Poll::Pending;
+        }
+        let data = read.filled();
+        if !data.is_empty() {
+            let buf = self.conn.receive_buffer();
+            if buf.is_empty() && !buf.try_reclaim(data.len()) {
+                *buf = spare::take();
+            }
+            self.conn.receive(data);
+        }
+        Poll::Ready(Ok(data.len()))
+    }
+
+    /// Waiting for data: an empty read buffer leaves the connection (for the
+    /// thread's next read, see [`spare`]), so an idle connection holds none.
+    fn release_read_buffer(&mut self) {
+        let buf = self.conn.receive_buffer();
+        // Even without room (every byte cut off into frames) an empty
+        // buffer may hold on to its allocation.
+        if buf.is_empty() {
+            spare::give(core::mem::take(buf));
+        }
+    }
+
+    /// A read error or end of stream seen by the reader.
+    fn on_read(&mut self, result: io::Result<usize>) {
+        match result {
+            Ok(0) => self.conn.receive_eof(),
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => self.fail(err),
+        }
+    }
+
+    pub(super) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        if !self
+            .reader_waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            self.reader_waker = Some(cx.waker().clone());
+        }
+        loop {
+            match self.phase {
+                ReadPhase::Done => return Poll::Ready(None),
+                ReadPhase::Reading => {
+                    if let Some(item) = self.next_event() {
+                        self.settle(cx);
+                        return Poll::Ready(Some(item));
+                    }
+                    if self.failed {
+                        if let Some(err) = self.io_error.take() {
+                            return Poll::Ready(Some(Err(Error::Io(err))));
+                        }
+                        // The transport is gone: the core reports 1006 now.
+                        self.conn.receive_eof();
+                        if let Some(item) = self.next_event() {
+                            return Poll::Ready(Some(item));
+                        }
+                        self.phase = ReadPhase::Done;
+                        continue;
+                    }
+                    // Write what the core queued (pongs); waiting is not needed here.
+                    if let Poll::Ready(Err(err)) = self.poll_flush_queued(0, Side::Reader, cx) {
+                        self.fail(err);
+                        continue;
+                    }
+                    // While the connection is open the core's timers are
+                    // the keepalive ones, which only matter once the peer
+                    // is quiet: they are polled when there is nothing to
+                    // read, before the task sleeps. While it closes, the
+                    // close timer must fire even if the peer keeps sending.
+                    let open = self.conn.ready_state() == ReadyState::Open;
+                    if !open && self.poll_timer(cx) {
+                        continue;
+                    }
+                    let result = match self.poll_read(cx) {
+                        Poll::Ready(result) => result,
+                        Poll::Pending if open && self.poll_timer(cx) => continue,
+                        Poll::Pending => return Poll::Pending,
+                    };
+                    self.on_read(result);
+                }
+                ReadPhase::Draining => {
+                    if self.failed || self.shut_down {
+                        self.phase = ReadPhase::Done;
+                        continue;
+                    }
+                    let flushed = match self.poll_flush_queued(0, Side::Reader, cx) {
+                        Poll::Ready(Ok(())) => true,
+                        Poll::Ready(Err(err)) => {
+                            self.fail(err);
+                            continue;
+                        }
+                        Poll::Pending => false,
+                    };
+                    // Before waiting on anything: the close timer, or the
+                    // linger timer that bounds a write the peer never takes.
+                    if self.poll_timer(cx) {
+                        continue;
+                    }
+                    if self.conn.should_close_transport() {
+                        if !flushed {
+                            return Poll::Pending;
+                        }
+                        ready!(self.poll_shutdown(Side::Reader, cx));
+                        continue;
+                    }
+                    // The peer is to close the transport (or the timer fires).
+                    let result = ready!(self.poll_read_copy::<DRAIN_READ>(cx));
+                    self.on_read(result);
+                }
+            }
+        }
+    }
+
+    /// Before an item is handed out: writes what the core queued for it (a
+    /// pong, a close reply, the close frame of a protocol error) and, if the
+    /// core says so, shuts the transport down, as far as that can go without
+    /// waiting. A caller that stops reading after the last item still leaves
+    /// a finished close behind in the usual case; reading on finishes it in
+    /// every case.
+    fn settle(&mut self, cx: &Context<'_>) {
+        match self.poll_flush_queued(0, Side::Reader, cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(err)) => return self.fail(err),
+            Poll::Pending => return,
+        }
+        if self.phase == ReadPhase::Draining && self.conn.should_close_transport() {
+            let _ = self.poll_shutdown(Side::Reader, cx);
+        }
+    }
+
+    /// The core's next event as a stream item, if it has one; moves to
+    /// draining on the last one.
+    fn next_event(&mut self) -> Option<Result<Message, Error>> {
+        loop {
+            let message = match self.conn.poll_event() {
+                Ok(None) => return None,
+                Ok(Some(Event::Text(text))) => Message::Text(text),
+                Ok(Some(Event::Binary(data))) => Message::Binary(data),
+                Ok(Some(Event::Ping(data))) => Message::Ping(data),
+                Ok(Some(Event::Pong(data))) => Message::Pong(data),
+                Ok(Some(Event::Close(frame))) => {
+                    self.end_reading();
+                    return Some(Ok(Message::Close(frame)));
+                }
+                Err(err) => {
+                    self.end_reading();
+                    return Some(Err(Error::Protocol(err)));
+                }
+                // A fragment: only a connection built with fragment delivery
+                // on makes them, and the stream has no item for one (see
+                // `WebSocketStream::from_connection`).
+                Ok(Some(_)) => continue,
+            };
+            return Some(Ok(message));
+        }
+    }
+
+    /// After the last item: the reader drains, and a writer waiting on the
+    /// closed connection finds out.
+    fn end_reading(&mut self) {
+        self.phase = ReadPhase::Draining;
+        self.wake_side(Side::Writer);
+    }
+}
+
+/// Reads into the spare capacity of `buf` without zeroing it first.
+fn poll_read_spare<S: AsyncRead + Unpin>(
+    io: Pin<&mut S>,
+    buf: &mut BytesMut,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<usize>> {
+    let spare = buf.chunk_mut();
+    // SAFETY: the slice is only handed to `ReadBuf`, which never writes
+    // uninitialized bytes into it, so no initialized byte is de-initialized.
+    let spare = unsafe { spare.as_uninit_slice_mut() };
+    let start = spare.as_ptr();
+    let mut read = ReadBuf::uninit(spare);
+    ready!(io.poll_read(cx, &mut read))?;
+    if read.filled().as_ptr().cast::<MaybeUninit<u8>>() != start {
+        return Poll::Ready(Err(io::Error::other(
+            "the transport's poll_read swapped the read buffer",
+        )));
+    }
+    let n = read.filled().len();
+    // SAFETY: the check above shows `read` still covers our spare capacity,
+    // and its first `n` bytes (the filled part) are initialized.
+    unsafe { buf.advance_mut(n) };
+    Poll::Ready(Ok(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+    use std::task::Waker;
+
+    use tokio::io::AsyncWriteExt;
+    use ws_proto::{Config, Connection, Role};
+
+    use super::super::{lock, Shared};
+    use super::*;
+
+    fn poll_once<S: AsyncRead + AsyncWrite + Unpin>(
+        shared: &Shared<S>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        shared.poll_next(&mut Context::from_waker(Waker::noop()))
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_keeps_no_read_buffer() {
+        let (ours, mut theirs) = tokio::io::duplex(1 << 20);
+        let shared = Shared::new(ours, Connection::new(Role::Server, Config::default()));
+        let mut client = Connection::new(Role::Client, Config::default());
+        for len in [0, 10, 5000, 300_000] {
+            client.send_binary(vec![1u8; len]).unwrap();
+            client.send_binary(vec![2u8; len]).unwrap();
+            while let Some(bytes) = client.poll_transmit() {
+                theirs.write_all(&bytes).await.unwrap();
+            }
+            for _ in 0..2 {
+                let message = poll_fn(|cx| shared.poll_next(cx)).await.unwrap().unwrap();
+                assert_eq!(message.len(), len);
+            }
+            // Nothing more to read: the poll waits, holding no buffer.
+            assert!(poll_once(&shared).is_pending());
+            let mut state = lock(&shared.state);
+            let buf = state.conn.receive_buffer();
+            assert_eq!(buf.capacity(), 0, "after two {len}-byte messages");
+            // Not even an allocation with no room left in it: there is
+            // nothing to reclaim.
+            assert!(!buf.try_reclaim(1), "after two {len}-byte messages");
+        }
+    }
+}
