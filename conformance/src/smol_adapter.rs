@@ -1,0 +1,144 @@
+//! Glue for the smol example adapter (`examples/ws-smol`): `smol::block_on`
+//! around every call, raced against a `smol::Timer` for the suite's bound.
+
+use std::future::Future;
+use std::net::TcpStream;
+use std::time::Duration;
+
+use smol::future::FutureExt;
+use smol::{Async, Timer};
+use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
+use ws_proto::{CloseCode, Config, Message};
+use ws_smol_example::{Error, WebSocket};
+
+use crate::{Adapter, Conn, Failure};
+
+/// The smol example adapter.
+#[derive(Debug)]
+pub struct SmolAdapter;
+
+/// A ws-smol connection over TCP.
+#[derive(Debug)]
+pub struct SmolConn {
+    ws: WebSocket<Async<TcpStream>>,
+}
+
+/// ws-smol's `Error` as a [`Failure`]. `handshake` says whether the error
+/// came from the opening handshake (where the end of the stream means the
+/// peer closed during it). The one place to update when ws-smol's error
+/// enum changes.
+fn failure(err: Error, handshake: bool) -> Failure {
+    match err {
+        Error::Rejected { status } => Failure::Refused { status, body: None },
+        Error::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
+            status: rejection.status,
+            body: Some(rejection.body),
+        },
+        Error::Response(err) => Failure::BadResponse(err.to_string()),
+        Error::Request(err) => Failure::BadRequest {
+            status: err.status(),
+        },
+        Error::HandshakeTimedOut { .. } => Failure::HandshakeTimedOut,
+        Error::Io(err) if handshake && err.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Failure::PeerClosedDuringHandshake
+        }
+        Error::Io(err) => Failure::Io(err.kind()),
+        Error::Protocol(err) => Failure::Protocol(err.close_code()),
+        Error::Send(err) => Failure::SendRefused(err.to_string()),
+        other => Failure::Other(other.to_string()),
+    }
+}
+
+/// The handshake gets its own limit plus this much from the suite, so an
+/// adapter that ignores its limit fails the case instead of hanging it.
+const HANDSHAKE_SLACK: Duration = Duration::from_secs(5);
+
+/// Runs `future` to completion on this thread, or gives `late` once
+/// `limit` has passed.
+fn block_on_within<T>(limit: Duration, late: T, future: impl Future<Output = T>) -> T {
+    smol::block_on(future.or(async {
+        Timer::after(limit).await;
+        late
+    }))
+}
+
+/// `tcp` registered with smol's reactor.
+fn register(tcp: TcpStream) -> Result<Async<TcpStream>, Failure> {
+    Async::new(tcp).map_err(|e| Failure::Io(e.kind()))
+}
+
+impl Adapter for SmolAdapter {
+    type Conn = SmolConn;
+    const NAME: &'static str = "smol";
+
+    fn accept<F>(tcp: TcpStream, config: Config, answer: F) -> Result<SmolConn, Failure>
+    where
+        F: FnOnce(&Request) -> ServerResponse,
+    {
+        let tcp = register(tcp)?;
+        let limit = config.get_handshake_timeout() + HANDSHAKE_SLACK;
+        let accepting = async {
+            ws_smol_example::accept_with(tcp, config, answer)
+                .await
+                .map_err(|e| failure(e, true))
+        };
+        let ws = block_on_within(limit, Err(Failure::WaitTimedOut), accepting)?;
+        Ok(SmolConn { ws })
+    }
+
+    fn client(
+        tcp: TcpStream,
+        request: ClientRequest,
+        config: Config,
+    ) -> Result<(SmolConn, Response), Failure> {
+        let tcp = register(tcp)?;
+        let limit = config.get_handshake_timeout() + HANDSHAKE_SLACK;
+        let connecting = async {
+            ws_smol_example::client(request, tcp, config)
+                .await
+                .map_err(|e| failure(e, true))
+        };
+        let (ws, response) = block_on_within(limit, Err(Failure::WaitTimedOut), connecting)?;
+        Ok((SmolConn { ws }, response))
+    }
+}
+
+impl Conn for SmolConn {
+    fn send_within(&mut self, message: Message, limit: Duration) -> Result<(), Failure> {
+        let ws = &mut self.ws;
+        let sending = async { ws.send(message).await.map_err(|e| failure(e, false)) };
+        block_on_within(limit, Err(Failure::WaitTimedOut), sending)
+    }
+
+    fn recv_within(&mut self, limit: Duration) -> Option<Result<Message, Failure>> {
+        let ws = &mut self.ws;
+        let receiving = async {
+            ws.recv()
+                .await
+                .map(|item| item.map_err(|e| failure(e, false)))
+        };
+        block_on_within(limit, Some(Err(Failure::WaitTimedOut)), receiving)
+    }
+
+    fn close_within(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+        limit: Duration,
+    ) -> Result<(), Failure> {
+        let ws = &mut self.ws;
+        let closing = async {
+            ws.close(code, reason)
+                .await
+                .map(drop)
+                .map_err(|e| failure(e, false))
+        };
+        block_on_within(limit, Err(Failure::WaitTimedOut), closing)
+    }
+
+    /// ws-smol does not expose the core's queue (no `buffered_amount` or
+    /// access to its `Connection`).
+    fn buffered_amount(&self) -> Option<usize> {
+        None
+    }
+}
