@@ -34,11 +34,15 @@ use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
 use ws_proto::{CloseCode, Config, Message};
 
 mod blocking_adapter;
+#[cfg(feature = "h2")]
+mod h2_adapter;
 pub mod peer;
 mod smol_adapter;
 mod tokio_adapter;
 
 pub use blocking_adapter::{BlockingAdapter, BlockingConn};
+#[cfg(feature = "h2")]
+pub use h2_adapter::{H2Adapter, H2Conn};
 pub use smol_adapter::{SmolAdapter, SmolConn};
 pub use tokio_adapter::{TokioAdapter, TokioConn};
 

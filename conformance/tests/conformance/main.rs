@@ -47,3 +47,14 @@ macro_rules! suite {
 suite!(tokio, ws_conformance::TokioAdapter);
 suite!(blocking, ws_conformance::BlockingAdapter);
 suite!(smol, ws_conformance::SmolAdapter);
+
+// ws-tokio over HTTP/2, through the glue's HTTP/1.1-to-HTTP/2 bridge: only
+// the cases about what goes over an open WebSocket (the handshake cases
+// would test the bridge, and timing cases its extra hops).
+#[cfg(feature = "h2")]
+suite!(@cases h2, ws_conformance::H2Adapter,
+    messages_both_ways_0b_to_1mib,
+    ping_and_pong,
+    close_code_and_reason_both_ways,
+    drop_without_close_is_1006,
+);
