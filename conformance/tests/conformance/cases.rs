@@ -729,6 +729,35 @@ pub(crate) fn protocol_error_close_code<A: Adapter>() {
     }
 }
 
+/// A read given up by the caller (a socket read timeout for ws-blocking, a
+/// dropped `recv` future for the async adapters, as with `select!` or
+/// `timeout`) loses nothing: the next message still arrives intact.
+pub(crate) fn recv_timeout_loses_nothing<A: Adapter>() {
+    let (waited, waited_rx) = mpsc::channel::<()>();
+    with_server::<A, _>(
+        "recv_timeout_loses_nothing",
+        config(),
+        move |mut peer| {
+            // Nothing until the adapter's bounded read has given up.
+            waited_rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("the adapter's read gave up");
+            peer.send_message(&Message::text("after the timeout"))
+                .unwrap();
+            close_from_peer(&mut peer);
+        },
+        move |conn| {
+            match conn.recv_within(Duration::from_millis(200)) {
+                Some(Err(Failure::WaitTimedOut)) => {}
+                other => panic!("expected nothing to read, got {other:?}"),
+            }
+            waited.send(()).unwrap();
+            assert_eq!(next(conn), Message::text("after the timeout"));
+            close_seen_by_adapter(conn);
+        },
+    );
+}
+
 // ----- flow control and timers -----
 
 /// A peer that never reads: the adapter keeps sending 64 KiB messages

@@ -28,6 +28,7 @@ macro_rules! suite {
             close_code_and_reason_both_ways,
             drop_without_close_is_1006,
             protocol_error_close_code,
+            recv_timeout_loses_nothing,
             backpressure_against_a_peer_that_does_not_read,
             keepalive_ping_and_idle_timeout,
         );
