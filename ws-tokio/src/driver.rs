@@ -723,7 +723,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
                 }
                 Err(err) => {
                     self.end_reading();
-                    return Some(Err(Error::Protocol(err)));
+                    return Some(Err(Error::from(err)));
                 }
                 // A fragment: only a connection built with fragment delivery
                 // on makes them, and the stream has no item for one (see
