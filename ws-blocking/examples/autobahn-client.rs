@@ -63,7 +63,7 @@ fn run_case(url: &str) -> Result<(), Error> {
         match ws.read()? {
             msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg)?,
             Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => {}
+            _ => {}
         }
     }
     finish(&mut ws);

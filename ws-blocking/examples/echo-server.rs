@@ -45,7 +45,7 @@ fn serve(tcp: TcpStream) -> Result<(), Error> {
             msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg)?,
             // The reply is sent and TCP shut down by the time it arrives here.
             Message::Close(_) => return Ok(()),
-            Message::Ping(_) | Message::Pong(_) => {}
+            _ => {}
         }
     }
 }

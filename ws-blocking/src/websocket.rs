@@ -225,7 +225,7 @@ impl<S: Transport> WebSocket<S> {
                     Err(err) => {
                         self.reported = true;
                         let _ = self.write_out();
-                        return Err(Error::Protocol(err));
+                        return Err(Error::from(err));
                     }
                 }
             }

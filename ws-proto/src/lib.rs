@@ -5,27 +5,36 @@
 //!
 //! # Layers
 //!
-//! * [`handshake`]: the opening handshake for both roles (section 4).
-//! * [`Connection`]: the state machine after the handshake: frames, masking,
-//!   fragmentation, UTF-8, limits, control frames and the close handshake.
-//! * [`frame`]: the header codec and masking, for proxies and fuzzers.
-//! * `deflate` (feature `deflate`, on by default): permessage-deflate (RFC 7692).
+//! Each imports only from the layers below it.
+//!
+//! 1. The vocabulary: [`Role`], [`CloseCode`], [`Message`], [`Instant`], errors.
+//! 2. [`frame`] (the header codec and masking, for proxies and fuzzers), the
+//!    decoder, UTF-8 validation, and `deflate` (feature `deflate`, on by
+//!    default: permessage-deflate, RFC 7692).
+//! 3. [`handshake`]: the opening handshake's messages and checks for both
+//!    roles (section 4), with its own settings ([`handshake::HandshakeConfig`]).
+//! 4. [`Connection`]: the whole protocol as one machine, from the opening
+//!    handshake ([`ReadyState::Connecting`]) through frames, masking,
+//!    fragmentation, UTF-8, limits, control frames and the close handshake.
 //!
 //! # The driver loop
 //!
-//! An adapter for any runtime does this:
+//! An adapter for any runtime runs one loop, for the handshake and the
+//! messages alike:
 //!
-//! 1. Run the handshake: write the request ([`handshake::ClientRequest`]) or
-//!    read one ([`handshake::Request::parse`]), then build a [`Connection`]
-//!    and hand it the bytes that followed the handshake with
-//!    [`Connection::receive`].
+//! 1. Build the connection: [`Connection::server`], [`Connection::client`]
+//!    (the request is queued at once), or [`Connection::new`] for a
+//!    transport upgraded elsewhere.
 //! 2. Write what [`Connection::poll_transmit`] returns (or
 //!    [`Connection::transmit_slices`] + [`Connection::advance_transmit`]).
-//! 3. Read from the transport into [`Connection::receive`] (or
-//!    [`Connection::receive_buffer`]); on end of stream call
+//! 3. Read from the transport into [`Connection::prepare_receive_buffer`]
+//!    (or hand bytes to [`Connection::receive`]); when a read finds nothing,
+//!    [`Connection::release_receive_buffer`]; on end of stream
 //!    [`Connection::receive_eof`].
-//! 4. Drain [`Connection::poll_event`] until `Ok(None)`: messages, pings
-//!    (already answered), and finally [`Event::Close`].
+//! 4. Drain [`Connection::poll_event`] until `Ok(None)`: the handshake's
+//!    [`Event::Request`] (answer with [`Connection::respond`]) or
+//!    [`Event::Response`], messages, pings (already answered), and finally
+//!    [`Event::Close`] or an [`Error`].
 //! 5. Sleep until [`Connection::poll_timeout`]; when woken call
 //!    [`Connection::handle_timeout`].
 //! 6. When [`Connection::should_close_transport`] is true and nothing is
@@ -34,19 +43,12 @@
 //! # Example: a client and a server in memory
 //!
 //! ```
-//! use ws_proto::handshake::{ClientRequest, Request};
-//! use ws_proto::{CloseCode, Config, Connection, Event, Randomness, ReadyState, Role};
+//! use ws_proto::handshake::ClientRequest;
+//! use ws_proto::{CloseCode, Config, Connection, Event, ReadyState};
 //!
-//! // Opening handshake.
-//! let (request, pending) = ClientRequest::from_url("ws://localhost/echo")
-//!     .unwrap()
-//!     .into_handshake(&mut Randomness::os());
-//! let (parsed, _) = Request::parse(&request).unwrap().expect("whole request");
-//! let response = parsed.accept().to_bytes();
-//! let (_accepted, _) = pending.parse_response(&response).unwrap().expect("whole response");
-//!
-//! let mut client = Connection::new(Role::Client, Config::default());
-//! let mut server = Connection::new(Role::Server, Config::default());
+//! let request = ClientRequest::from_url("ws://localhost/echo").unwrap();
+//! let mut client = Connection::client(request, Config::default());
+//! let mut server = Connection::server(Config::default());
 //!
 //! // Moves everything one side has queued to the other side.
 //! fn pump(from: &mut Connection, to: &mut Connection) {
@@ -54,6 +56,16 @@
 //!         to.receive(&bytes);
 //!     }
 //! }
+//!
+//! // Opening handshake: the server sees the request and accepts it, the
+//! // client sees the response.
+//! pump(&mut client, &mut server);
+//! let Ok(Some(Event::Request(request))) = server.poll_event() else { panic!() };
+//! assert_eq!(request.path(), "/echo");
+//! server.respond(request.accept()).unwrap();
+//! pump(&mut server, &mut client);
+//! assert!(matches!(client.poll_event(), Ok(Some(Event::Response(_)))));
+//! assert_eq!(client.ready_state(), ReadyState::Open);
 //!
 //! // A message each way.
 //! client.send_text("hello").unwrap();
@@ -111,10 +123,12 @@ mod role;
 mod time;
 mod utf8;
 
-pub use connection::{Config, Connection, Event, EventRef, FragmentRef, ReadyState, SendOptions};
+pub use connection::{
+    Config, Connection, Event, EventRef, FragmentRef, ReadBufferPool, ReadyState, SendOptions,
+};
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
-pub use error::{ProtocolError, SendError};
+pub use error::{Error, ProtocolError, SendError};
 pub use extensions::Extensions;
 pub use frame::{CloseCode, CloseFrame, CloseKind};
 pub use message::{Fragment, Message, MessageKind, Utf8Bytes};

@@ -25,7 +25,7 @@ enum Drain {
 #[derive(Debug, PartialEq)]
 struct Trace {
     events: Vec<Event>,
-    error: Option<ProtocolError>,
+    error: Option<ws_proto::Error>,
     output: Vec<u8>,
     /// `receive_size_hint` and `ready_state` after each chunk.
     states: Vec<(usize, ws_proto::ReadyState)>,
@@ -272,8 +272,11 @@ fn lent_payloads_are_unmasked_in_place_and_text_is_validated() {
     assert_eq!(conn.poll_event_ref(), Ok(None));
 
     conn.receive(&client_frame(true, 0x1, b"\xc3\x28"));
-    assert_eq!(conn.poll_event_ref(), Err(ProtocolError::InvalidUtf8));
-    assert_eq!(conn.poll_event(), Err(ProtocolError::InvalidUtf8));
+    assert_eq!(
+        conn.poll_event_ref(),
+        Err(ProtocolError::InvalidUtf8.into())
+    );
+    assert_eq!(conn.poll_event(), Err(ProtocolError::InvalidUtf8.into()));
     let out = take_output(&mut conn);
     assert_eq!(sent_close_code(&out), Some(1007));
 }

@@ -22,7 +22,7 @@ fn server_fails_with(bytes: &[u8], err: ProtocolError, code: u16) {
     assert_eq!(conn.ready_state(), ReadyState::Closed);
     assert!(conn.should_close_transport());
     // Sticky.
-    assert_eq!(conn.poll_event(), Err(err));
+    assert_eq!(conn.poll_event(), Err(err.into()));
     assert_eq!(conn.send_text("x"), Err(SendError::Closed));
 }
 

@@ -222,3 +222,25 @@ impl From<InvalidUrl> for Error {
         Self::Url(err)
     }
 }
+
+// Transitional: the core's error vocabulary mapped onto this crate's
+// variants until the adapter runs the core's handshake.
+impl From<ws_proto::Error> for Error {
+    fn from(err: ws_proto::Error) -> Self {
+        use ws_proto::handshake::HandshakeError;
+        match err {
+            ws_proto::Error::Protocol(err) => Self::Protocol(err),
+            ws_proto::Error::Handshake(err) => match err {
+                HandshakeError::Request(err) => Self::Request(err),
+                HandshakeError::Response(err) => Self::Response(err),
+                HandshakeError::Refused { status } => Self::Rejected { status },
+                HandshakeError::TimedOut { after } => Self::HandshakeTimedOut { after },
+                other => Self::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    other.to_string(),
+                )),
+            },
+            _ => Self::Io(io::Error::other(err.to_string())),
+        }
+    }
+}

@@ -112,9 +112,9 @@ async fn close_code_and_reason_are_seen_on_both_sides() {
         ws.send(Message::Close(CloseFrame::new(CloseCode(4000), "bye")))
             .await
             .unwrap();
-        // The server echoes the code (RFC 6455 section 5.5.1).
+        // The server echoes the code (RFC 6455 section 5.5.1) and the reason.
         let answer = ws.recv().await.unwrap().unwrap();
-        assert_eq!(close_of(&answer), Some((4000, String::new())));
+        assert_eq!(close_of(&answer), Some((4000, "bye".to_string())));
         assert!(
             ws.recv().await.is_none(),
             "the server closes TCP, the stream ends"
@@ -300,7 +300,7 @@ async fn split_halves_work_from_two_tasks() {
         });
         writer.close(CloseCode::NORMAL, "done").await.unwrap();
         let (reader, close) = reader_task.await.unwrap();
-        assert_eq!(close_of(&close), Some((1000, String::new())));
+        assert_eq!(close_of(&close), Some((1000, "done".to_string())));
         let ws = reader.reunite(writer).expect("halves of one stream");
         assert_eq!(ws.ready_state(), ReadyState::Closed);
     })

@@ -35,14 +35,13 @@ fn echo(tcp: TcpStream) {
         return;
     };
     while let Ok(message) = ws.read() {
-        match message {
-            msg @ (Message::Text(_) | Message::Binary(_)) => {
-                if ws.send(msg).is_err() {
-                    return;
-                }
-            }
-            Message::Close(_) => return,
-            _ => {}
+        let stop = match message {
+            msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg).is_err(),
+            Message::Close(_) => true,
+            _ => false,
+        };
+        if stop {
+            return;
         }
     }
 }

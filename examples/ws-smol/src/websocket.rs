@@ -142,7 +142,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Err(err) => {
                         // The core queued the close frame with the error's code.
                         self.ended = true;
-                        return Some(Err(Error::Protocol(err)));
+                        return Some(Err(Error::from(err)));
                     }
                 }
             }

@@ -5,7 +5,8 @@ use crate::prelude::*;
 
 use super::receive::Ready;
 use super::{Connection, Event};
-use crate::{CloseFrame, Fragment, MessageKind, ProtocolError, Utf8Bytes};
+use crate::handshake::{Request, Response};
+use crate::{CloseFrame, Error, Fragment, MessageKind, Utf8Bytes};
 
 /// An event whose payload is lent out by the connection, returned by
 /// [`Connection::poll_event_ref`]: the same events as [`Event`], with
@@ -33,6 +34,10 @@ pub enum EventRef<'a> {
     /// A piece of a data message (only with
     /// [`Config::deliver_fragments`](crate::Config::deliver_fragments)).
     Fragment(FragmentRef<'a>),
+    /// Server: the client's opening request, as [`Event::Request`] says.
+    Request(Box<Request>),
+    /// Client: the server's 101 response, as [`Event::Response`] says.
+    Response(Box<Response>),
 }
 
 /// A piece of a data message, as [`Fragment`] but lent out.
@@ -88,6 +93,8 @@ impl EventRef<'_> {
             Self::Pong(data) => Event::Pong(data.to_vec().into()),
             Self::Close(frame) => Event::Close(frame.clone()),
             Self::Fragment(piece) => Event::Fragment(piece.to_fragment()),
+            Self::Request(request) => Event::Request(request.clone()),
+            Self::Response(response) => Event::Response(response.clone()),
         }
     }
 }
@@ -122,7 +129,7 @@ impl Connection {
     // Always inlined: the common case is a few checks, and returning the
     // event through memory from an out-of-line call costs as much again.
     #[inline(always)]
-    pub fn poll_event_ref(&mut self) -> Result<Option<EventRef<'_>>, ProtocolError> {
+    pub fn poll_event_ref(&mut self) -> Result<Option<EventRef<'_>>, Error> {
         let Some(ready) = self.poll_ready()? else {
             return Ok(None);
         };
@@ -155,6 +162,8 @@ impl Connection {
             Ready::Ping(payload) => EventRef::Ping(decoder.hold(payload)),
             Ready::Pong(payload) => EventRef::Pong(decoder.hold(payload)),
             Ready::Close(frame) => EventRef::Close(frame),
+            Ready::Request(request) => EventRef::Request(request),
+            Ready::Response(response) => EventRef::Response(response),
         }))
     }
 }

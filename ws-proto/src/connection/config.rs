@@ -4,6 +4,7 @@
 use crate::prelude::*;
 use core::time::Duration;
 
+use crate::handshake::{HandshakeConfig, Limits};
 use crate::Randomness;
 
 /// Settings for a [`Connection`](crate::Connection). Start from
@@ -29,10 +30,11 @@ pub struct Config {
     pub(crate) close_timeout: Duration,
     pub(crate) ping_interval: Option<Duration>,
     pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) handshake_timeout: Duration,
     pub(crate) randomness: Randomness,
-    #[cfg(feature = "deflate")]
-    pub(crate) deflate: Option<crate::DeflateConfig>,
+    /// The opening handshake's own settings (timeout, limits, deflate
+    /// preferences): used while the connection is
+    /// [`Connecting`](crate::ReadyState::Connecting), dropped once it opens.
+    pub(crate) handshake: HandshakeConfig,
 }
 
 /// What a [`Connection`](crate::Connection) still consults after it is built:
@@ -89,10 +91,8 @@ impl Config {
             close_timeout: Duration::from_secs(5),
             ping_interval: None,
             idle_timeout: None,
-            handshake_timeout: Duration::from_secs(10),
             randomness,
-            #[cfg(feature = "deflate")]
-            deflate: Some(crate::DeflateConfig::default()),
+            handshake: HandshakeConfig::default(),
         }
     }
 
@@ -195,27 +195,50 @@ impl Config {
         self
     }
 
-    /// How long an adapter waits for the opening handshake to complete
-    /// before dropping the transport (default 10 s): a client that opens a
-    /// connection and sends nothing, or sends its headers a byte a minute,
-    /// does not hold a server's socket.
+    /// How long the opening handshake may take (default 10 s), enforced by
+    /// the connection itself with the time it is given: a client that opens
+    /// a connection and sends nothing, or sends its headers a byte a minute,
+    /// does not hold a server's socket. See [`HandshakeConfig::timeout`].
     ///
     /// ```
     /// let c = ws_proto::Config::default().handshake_timeout(std::time::Duration::from_secs(3));
     /// assert_eq!(c.get_handshake_timeout(), std::time::Duration::from_secs(3));
     /// ```
     pub fn handshake_timeout(mut self, limit: Duration) -> Self {
-        self.handshake_timeout = limit;
+        self.handshake.timeout = limit;
         self
     }
 
-    /// The opening-handshake timeout adapters apply.
+    /// The opening-handshake timeout.
     ///
     /// ```
     /// assert_eq!(ws_proto::Config::default().get_handshake_timeout(), std::time::Duration::from_secs(10));
     /// ```
     pub fn get_handshake_timeout(&self) -> Duration {
-        self.handshake_timeout
+        self.handshake.timeout
+    }
+
+    /// The size limits on a client's request head (server role; default
+    /// 16 KiB and 64 headers). A larger head is answered with 431.
+    ///
+    /// ```
+    /// use ws_proto::{handshake::Limits, Config};
+    /// let c = Config::default().handshake_limits(Limits { max_header_bytes: 4096, max_headers: 32 });
+    /// assert_eq!(c.handshake_config().get_limits().max_header_bytes, 4096);
+    /// ```
+    pub fn handshake_limits(mut self, limits: Limits) -> Self {
+        self.handshake.limits = limits;
+        self
+    }
+
+    /// All of the opening handshake's settings.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default();
+    /// assert_eq!(c.handshake_config().get_timeout(), c.get_handshake_timeout());
+    /// ```
+    pub fn handshake_config(&self) -> &HandshakeConfig {
+        &self.handshake
     }
 
     /// The close-handshake timeout.
@@ -251,7 +274,7 @@ impl Config {
     /// ```
     #[cfg(feature = "deflate")]
     pub fn deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
-        self.deflate = deflate;
+        self.handshake.deflate = deflate;
         self
     }
 
@@ -262,7 +285,7 @@ impl Config {
     /// ```
     #[cfg(feature = "deflate")]
     pub fn get_deflate(&self) -> Option<&crate::DeflateConfig> {
-        self.deflate.as_ref()
+        self.handshake.deflate.as_ref()
     }
 
     /// The source of randomness, for the opening handshake's key (so a seeded
@@ -294,5 +317,11 @@ impl Config {
     /// ```
     pub fn get_max_message_size(&self) -> usize {
         self.max_message_size
+    }
+}
+
+impl AsRef<HandshakeConfig> for Config {
+    fn as_ref(&self) -> &HandshakeConfig {
+        &self.handshake
     }
 }

@@ -1,7 +1,10 @@
 //! What a connection reports.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use bytes::Bytes;
 
+use crate::handshake::{Request, Response};
 use crate::{CloseFrame, Fragment, Message, Utf8Bytes};
 
 /// Something the peer did, returned by [`Connection::poll_event`](crate::Connection::poll_event).
@@ -29,10 +32,19 @@ pub enum Event {
     /// A piece of a data message (only with
     /// [`Config::deliver_fragments`](crate::Config::deliver_fragments)).
     Fragment(Fragment),
+    /// Server, while [`Connecting`](crate::ReadyState::Connecting): the
+    /// client's opening request, checked against section 4.2.1. Answer it
+    /// with [`Connection::respond`](crate::Connection::respond).
+    Request(Box<Request>),
+    /// Client: the server accepted the opening handshake (101, checked
+    /// against section 4.1); the connection is now open. Holds the chosen
+    /// subprotocol, the negotiated extensions and the headers.
+    Response(Box<Response>),
 }
 
 impl Event {
-    /// The event as a [`Message`] (a fragment as [`Message::Fragment`]).
+    /// The event as a [`Message`] (a fragment as [`Message::Fragment`]);
+    /// `None` for the opening handshake's events.
     ///
     /// ```
     /// use ws_proto::Event;
@@ -46,6 +58,7 @@ impl Event {
             Self::Pong(b) => Message::Pong(b),
             Self::Close(c) => Message::Close(c),
             Self::Fragment(f) => Message::Fragment(f),
+            Self::Request(_) | Self::Response(_) => return None,
         })
     }
 }

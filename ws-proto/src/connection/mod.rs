@@ -6,7 +6,9 @@ mod borrowed;
 mod config;
 mod event;
 mod keepalive;
+mod opening;
 mod outbound;
+mod read_buffer;
 mod receive;
 mod send;
 mod state;
@@ -19,13 +21,15 @@ pub use borrowed::{EventRef, FragmentRef};
 pub use config::Config;
 use config::Settings;
 pub use event::Event;
+pub use read_buffer::ReadBufferPool;
 pub use send::SendOptions;
 pub use state::ReadyState;
 
 use crate::decode::{Decoder, DecoderRules};
 use crate::frame::OpCode;
-use crate::{CloseCode, CloseFrame, Extensions, MessageKind, ProtocolError};
+use crate::{CloseCode, CloseFrame, Error, Extensions, MessageKind};
 use keepalive::{Keepalive, KeepaliveAction};
+use opening::Opening;
 use outbound::Outbound;
 use state::CloseState;
 
@@ -72,7 +76,11 @@ pub struct Connection {
     decoder: Decoder,
     outbound: Outbound,
     close: CloseState,
-    error: Option<ProtocolError>,
+    /// The failure, once there is one (sticky; boxed: rare and large).
+    error: Option<Box<Error>>,
+    /// The opening handshake, while it runs (boxed: most of a connection's
+    /// life comes after it).
+    opening: Option<Box<Opening>>,
     /// The kind of the fragmented message being sent with `send_fragment`.
     sending_fragmented: Option<MessageKind>,
     /// Validates text sent piece by piece with `send_fragment`.
@@ -96,8 +104,11 @@ struct DeflateState {
 }
 
 impl Connection {
-    /// A connection in the open state, right after the opening handshake.
-    /// Pass any bytes that arrived after the handshake to [`receive`](Self::receive).
+    /// A connection in the open state, for a transport whose opening
+    /// handshake happened elsewhere (hyper, axum, an RFC 8441 stream). Pass
+    /// any bytes that arrived after the handshake to [`receive`](Self::receive).
+    /// To run the handshake in the connection, use [`server`](Self::server)
+    /// or [`client`](Self::client).
     ///
     /// ```
     /// use ws_proto::{Config, Connection, ReadyState, Role};
@@ -123,10 +134,7 @@ impl Connection {
     /// assert_eq!(server.poll_event(), Ok(Some(Event::Text("hello hello hello hello hello hello hello".into()))));
     /// ```
     pub fn with_extensions(role: Role, config: Config, extensions: Extensions) -> Self {
-        #[cfg(not(feature = "deflate"))]
-        let _ = extensions;
-        #[allow(unused_mut)]
-        let mut decoder = Decoder::new(DecoderRules {
+        let decoder = Decoder::new(DecoderRules {
             role,
             max_frame_size: config.max_frame_size,
             max_message_size: config.max_message_size,
@@ -135,7 +143,6 @@ impl Connection {
         });
         let keepalive = (config.ping_interval.is_some() || config.idle_timeout.is_some())
             .then(|| Box::new(Keepalive::new(config.ping_interval, config.idle_timeout)));
-        #[allow(unused_mut)]
         let mut conn = Self {
             role,
             config: Settings::from(config),
@@ -144,17 +151,27 @@ impl Connection {
             outbound: Outbound::default(),
             close: CloseState::default(),
             error: None,
+            opening: None,
             sending_fragmented: None,
             sending_utf8: crate::Utf8Validator::new(),
             keepalive,
             #[cfg(feature = "deflate")]
             deflate: None,
         };
+        conn.use_extensions(extensions);
+        conn
+    }
+
+    /// Sets up what the handshake agreed on.
+    fn use_extensions(&mut self, extensions: Extensions) {
+        #[cfg(not(feature = "deflate"))]
+        let _ = extensions;
         #[cfg(feature = "deflate")]
         if let Some(params) = extensions.deflate {
+            let role = self.role;
             let peer = role.peer();
-            conn.decoder.allow_rsv1();
-            conn.deflate = Some(Box::new(DeflateState {
+            self.decoder.allow_rsv1();
+            self.deflate = Some(Box::new(DeflateState {
                 compressor: crate::deflate::Compressor::new(
                     params.level,
                     params.window_bits_for(role),
@@ -169,7 +186,6 @@ impl Connection {
                 utf8: crate::Utf8Validator::new(),
             }));
         }
-        conn
     }
 
     /// This end's role.
@@ -182,7 +198,7 @@ impl Connection {
         self.role
     }
 
-    /// Open, closing or closed.
+    /// Connecting (the opening handshake runs), open, closing or closed.
     ///
     /// ```
     /// # use ws_proto::{Config, Connection, ReadyState, Role, CloseCode};
@@ -191,6 +207,9 @@ impl Connection {
     /// assert_eq!(conn.ready_state(), ReadyState::Closing);
     /// ```
     pub fn ready_state(&self) -> ReadyState {
+        if self.is_connecting() {
+            return ReadyState::Connecting;
+        }
         self.close.ready_state()
     }
 
@@ -298,6 +317,9 @@ impl Connection {
     /// assert!(matches!(conn.poll_event(), Ok(Some(Event::Close(f))) if f.code == CloseCode::ABNORMAL));
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.is_connecting() {
+            return self.opening_timeout(now);
+        }
         if self.ready_state() == ReadyState::Open {
             let action = match &mut self.keepalive {
                 Some(k) => k.on_timeout(now),
@@ -357,17 +379,17 @@ impl Connection {
     /// returned from now on.
     ///
     /// ```
-    /// # use ws_proto::{CloseCode, Config, Connection, ProtocolError, Role};
+    /// # use ws_proto::{CloseCode, Config, Connection, Error, ProtocolError, Role};
     /// let mut server = Connection::new(Role::Server, Config::default());
     /// server.receive(&[0x81, 0x00]); // unmasked: servers require masks
     /// let err = server.poll_event().unwrap_err();
-    /// assert_eq!(err, ProtocolError::UnmaskedFrameFromClient);
+    /// assert_eq!(err, Error::Protocol(ProtocolError::UnmaskedFrameFromClient));
     /// let close = server.poll_transmit().unwrap();
     /// assert_eq!((close[0], &close[2..4]), (0x88, &1002u16.to_be_bytes()[..]));
     /// assert!(server.should_close_transport());
     /// ```
     #[inline]
-    pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+    pub fn poll_event(&mut self) -> Result<Option<Event>, Error> {
         match self.poll_ready()? {
             Some(ready) => Ok(Some(self.owned_event(ready))),
             None => Ok(None),
@@ -448,6 +470,9 @@ impl Connection {
     /// assert_eq!(conn.poll_timeout(now), Some(now + Duration::from_secs(1)));
     /// ```
     pub fn poll_timeout(&mut self, now: Instant) -> Option<Instant> {
+        if self.is_connecting() {
+            return self.opening_deadline(now);
+        }
         // The close timer, or the linger timer: the transport should close
         // but the peer has not yet taken what is queued.
         let lingering = self.should_close_transport() && self.outbound.buffered() > 0;

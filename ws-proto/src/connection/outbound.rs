@@ -51,6 +51,16 @@ impl Outbound {
         }
     }
 
+    /// Queues bytes as they are (the opening handshake's head).
+    pub(crate) fn push_bytes(&mut self, bytes: Bytes) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.buffered += bytes.len();
+        self.seal_tail();
+        self.chunks.push_back(bytes);
+    }
+
     fn seal_tail(&mut self) {
         if !self.tail.is_empty() {
             self.chunks.push_back(self.tail.split().freeze());

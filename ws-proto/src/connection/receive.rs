@@ -13,7 +13,8 @@ use bytes::{Bytes, BytesMut};
 use super::{Connection, Event};
 use crate::decode::{Decoded, Payload};
 use crate::frame::OpCode;
-use crate::{CloseCode, CloseFrame, Fragment, MessageKind, ProtocolError, Utf8Bytes};
+use crate::handshake::{Request, Response};
+use crate::{CloseCode, CloseFrame, Error, Fragment, MessageKind, ProtocolError, Utf8Bytes};
 
 /// An event with its payload not yet handed out.
 #[derive(Debug)]
@@ -33,6 +34,10 @@ pub(super) enum Ready {
     Ping(Bytes),
     Pong(Bytes),
     Close(CloseFrame),
+    /// Server: the client's opening request.
+    Request(Box<Request>),
+    /// Client: the server's 101 response; the connection is open.
+    Response(Box<Response>),
 }
 
 impl Connection {
@@ -75,7 +80,7 @@ impl Connection {
     /// error's code unless one was sent, and stop reading.
     #[cold]
     #[inline(never)]
-    pub(super) fn fail(&mut self, err: ProtocolError) -> ProtocolError {
+    pub(super) fn fail(&mut self, err: ProtocolError) -> Error {
         if !self.close.sent {
             let reason = short_reason(&err);
             let payload = CloseFrame::new(err.close_code(), reason.as_str()).encode();
@@ -86,7 +91,8 @@ impl Connection {
         self.close.reported = true;
         self.close.deadline = None;
         self.read_buf = BytesMut::new();
-        self.error = Some(err.clone());
+        let err = Error::Protocol(err);
+        self.error = Some(Box::new(err.clone()));
         err
     }
 
@@ -97,10 +103,14 @@ impl Connection {
     /// single-frame message, nothing unusual) is tried first, in a few
     /// checks; everything else is [`poll_ready_in_full`](Self::poll_ready_in_full).
     #[inline(always)]
-    pub(super) fn poll_ready(&mut self) -> Result<Option<Ready>, ProtocolError> {
+    pub(super) fn poll_ready(&mut self) -> Result<Option<Ready>, Error> {
         // The state poll_ready_in_full would decode in, and nothing in
         // progress that the general path must see first.
-        if self.error.is_none() && !self.close.reported && !self.close.timed_out {
+        if self.error.is_none()
+            && !self.close.reported
+            && !self.close.timed_out
+            && !self.is_connecting()
+        {
             self.decoder.forget_held();
             match self.decoder.decode_whole_message(&mut self.read_buf) {
                 Ok(Some((kind, payload))) => {
@@ -116,9 +126,12 @@ impl Connection {
 
     /// [`poll_ready`](Self::poll_ready) in full: every state, every frame.
     #[inline(never)]
-    fn poll_ready_in_full(&mut self) -> Result<Option<Ready>, ProtocolError> {
+    fn poll_ready_in_full(&mut self) -> Result<Option<Ready>, Error> {
         if let Some(err) = &self.error {
-            return Err(err.clone());
+            return Err((**err).clone());
+        }
+        if self.is_connecting() {
+            return self.poll_opening();
         }
         self.decoder.forget_held();
         if self.close.reported {
@@ -177,6 +190,8 @@ impl Connection {
             Ready::Ping(payload) => Event::Ping(payload),
             Ready::Pong(payload) => Event::Pong(payload),
             Ready::Close(frame) => Event::Close(frame),
+            Ready::Request(request) => Event::Request(request),
+            Ready::Response(response) => Event::Response(response),
         }
     }
 
@@ -188,7 +203,7 @@ impl Connection {
     }
 
     /// Everything but an uncompressed message: inflating, control frames.
-    fn on_decoded(&mut self, decoded: Decoded) -> Result<Ready, ProtocolError> {
+    fn on_decoded(&mut self, decoded: Decoded) -> Result<Ready, Error> {
         let ready = match decoded {
             Decoded::Message {
                 kind,

@@ -196,7 +196,9 @@ impl Connection {
     }
 
     pub(super) fn check_can_send(&self) -> Result<(), SendError> {
-        if self.error.is_some() || self.close.eof || self.close.timed_out {
+        if self.is_connecting() {
+            Err(SendError::Connecting)
+        } else if self.error.is_some() || self.close.eof || self.close.timed_out {
             Err(SendError::Closed)
         } else if self.close.sent {
             Err(SendError::CloseSent)

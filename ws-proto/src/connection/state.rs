@@ -5,8 +5,7 @@ use crate::Instant;
 use crate::Role;
 
 /// The connection's state, as a browser's `WebSocket.readyState` names it
-/// (after the opening handshake, which happens before a
-/// [`Connection`](crate::Connection) exists).
+/// (0 to 3).
 ///
 /// ```
 /// use ws_proto::{Config, Connection, ReadyState, Role};
@@ -15,6 +14,9 @@ use crate::Role;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReadyState {
+    /// The opening handshake runs ([`Connection::server`](crate::Connection::server),
+    /// [`Connection::client`](crate::Connection::client)); nothing can be sent yet.
+    Connecting,
     /// Messages flow both ways.
     Open,
     /// We sent a close frame and wait for the peer's.

@@ -3,7 +3,7 @@
 use super::accept::{accept_key, new_key};
 use super::headers::{self, Header};
 use super::url::WsUrl;
-use super::{InvalidUrl, Rejection, ResponseError};
+use super::{HandshakeConfig, InvalidUrl, Rejection, ResponseError};
 #[allow(unused_imports)]
 use crate::prelude::*;
 use crate::Randomness;
@@ -92,7 +92,8 @@ impl ClientRequest {
     /// assert!(text.contains("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
     /// ```
     #[allow(unused_mut)]
-    pub fn offer_extensions(mut self, config: &crate::Config) -> Self {
+    pub fn offer_extensions<C: AsRef<HandshakeConfig> + ?Sized>(mut self, config: &C) -> Self {
+        let config = config.as_ref();
         #[cfg(feature = "deflate")]
         if let Some(deflate) = config.get_deflate() {
             self.extensions.push(deflate.offer());

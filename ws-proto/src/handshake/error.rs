@@ -232,3 +232,96 @@ impl fmt::Display for ResponseError {
 }
 
 impl core::error::Error for ResponseError {}
+
+/// Why the opening handshake failed, as the
+/// [`Connection`](crate::Connection) reports it from
+/// [`poll_event`](crate::Connection::poll_event) (inside
+/// [`Error::Handshake`](crate::Error::Handshake)). Whatever was owed to the
+/// peer (the error response to a bad request, the application's refusal) is
+/// already queued, and the transport should be closed once it is written.
+///
+/// ```
+/// use ws_proto::handshake::{HandshakeError, RequestError};
+/// use ws_proto::Role;
+/// let err = HandshakeError::Request(RequestError::MissingKey);
+/// assert_eq!(err.status(), Some(400));
+/// let eof = HandshakeError::PeerClosed { peer: Role::Server };
+/// assert!(eof.to_string().contains("proxy"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// Server role: the client's request failed the checks of section
+    /// 4.2.1; the matching error response ([`RequestError::status`]) is queued.
+    Request(RequestError),
+    /// Client role: the server's answer was not a valid acceptance; for a
+    /// status other than 101, [`ResponseError::Rejected`] carries the status,
+    /// headers, the start of the body and the likely cause.
+    Response(ResponseError),
+    /// Server role: the application refused the request with this status
+    /// (see [`Connection::respond`](crate::Connection::respond)); the refusal is queued.
+    Refused {
+        /// The HTTP status of the refusal.
+        status: u16,
+    },
+    /// The handshake did not complete within its timeout
+    /// ([`HandshakeConfig::timeout`](super::HandshakeConfig::timeout)): a silent
+    /// or very slow peer. Nothing more is sent.
+    TimedOut {
+        /// The limit that passed.
+        after: core::time::Duration,
+    },
+    /// The transport ended before the handshake completed.
+    PeerClosed {
+        /// Which end closed: the server (or something in front of it) for a
+        /// client, the client for a server.
+        peer: crate::Role,
+    },
+}
+
+impl HandshakeError {
+    /// The HTTP status of a refused handshake, on either side: the status
+    /// the server answered with, the one the application refused with, or
+    /// the one a bad request was answered with.
+    ///
+    /// ```
+    /// use ws_proto::handshake::HandshakeError;
+    /// assert_eq!(HandshakeError::Refused { status: 403 }.status(), Some(403));
+    /// assert_eq!(HandshakeError::TimedOut { after: Default::default() }.status(), None);
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Request(err) => Some(err.status()),
+            Self::Response(ResponseError::Rejected(rejection)) => Some(rejection.status),
+            Self::Refused { status } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Request(err) => write!(f, "opening handshake failed: {err}"),
+            Self::Response(err) => write!(f, "opening handshake failed: {err}"),
+            Self::Refused { status } => {
+                write!(f, "opening handshake refused with status {status}")
+            }
+            Self::TimedOut { after } => {
+                write!(f, "opening handshake did not complete within {after:?}")
+            }
+            // A server that accepts TCP but closes before answering is
+            // usually a proxy or load balancer that refuses upgrades.
+            Self::PeerClosed {
+                peer: crate::Role::Server,
+            } => f.write_str(
+                "connection closed during the opening handshake (a proxy or load balancer that does not pass WebSocket upgrades?)",
+            ),
+            Self::PeerClosed {
+                peer: crate::Role::Client,
+            } => f.write_str("connection closed by the client during the opening handshake"),
+        }
+    }
+}
+
+impl core::error::Error for HandshakeError {}

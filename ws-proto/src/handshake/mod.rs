@@ -29,6 +29,7 @@
 
 mod accept;
 mod client;
+mod config;
 mod error;
 #[cfg(feature = "http")]
 pub mod h2;
@@ -40,7 +41,8 @@ mod url;
 
 pub use accept::accept_key;
 pub use client::{ClientHandshake, ClientRequest, Response};
-pub use error::{Rejection, RequestError, ResponseError};
+pub use config::HandshakeConfig;
+pub use error::{HandshakeError, Rejection, RequestError, ResponseError};
 pub use headers::Header;
 pub use server::{Limits, Request, ServerResponse};
 pub use url::InvalidUrl;

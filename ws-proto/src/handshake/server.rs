@@ -299,11 +299,12 @@ impl Request {
     /// let conn = Connection::with_extensions(Role::Server, config, extensions);
     /// # let _ = conn;
     /// ```
-    pub fn accept_extensions(
+    pub fn accept_extensions<C: AsRef<super::HandshakeConfig> + ?Sized>(
         &self,
         response: ServerResponse,
-        config: &crate::Config,
+        config: &C,
     ) -> (ServerResponse, crate::Extensions) {
+        let config = config.as_ref();
         let chosen_by_app = headers::find(response.headers(), "sec-websocket-extensions").is_some();
         if !response.is_accept() || chosen_by_app {
             return (response, crate::Extensions::none());

@@ -51,7 +51,8 @@ pub fn drain(conn: &mut Connection) -> (Vec<Event>, Option<ProtocolError>) {
         match conn.poll_event() {
             Ok(Some(e)) => events.push(e),
             Ok(None) => return (events, None),
-            Err(e) => return (events, Some(e)),
+            Err(ws_proto::Error::Protocol(e)) => return (events, Some(e)),
+            Err(other) => panic!("not a protocol error: {other}"),
         }
     }
 }

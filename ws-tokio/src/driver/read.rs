@@ -44,7 +44,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         } else if buf.capacity() - buf.len() < MIN_READ {
             buf.reserve(hint.clamp(MIN_READ, MAX_RESERVE));
         }
-        let result = poll_read_spare(Pin::new(&mut self.io), buf, cx);
+        let result = Self::poll_read_spare(Pin::new(&mut self.io), buf, cx);
         if result.is_pending() {
             self.release_read_buffer();
         }
@@ -213,7 +213,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
                 }
                 Err(err) => {
                     self.end_reading();
-                    return Some(Err(Error::Protocol(err)));
+                    return Some(Err(Error::from(err)));
                 }
                 // A fragment: only a connection built with fragment delivery
                 // on makes them, and the stream has no item for one (see
@@ -232,29 +232,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     }
 }
 
-/// Reads into the spare capacity of `buf` without zeroing it first.
-fn poll_read_spare<S: AsyncRead + Unpin>(
-    io: Pin<&mut S>,
-    buf: &mut BytesMut,
-    cx: &mut Context<'_>,
-) -> Poll<io::Result<usize>> {
-    let spare = buf.chunk_mut();
-    // SAFETY: the slice is only handed to `ReadBuf`, which never writes
-    // uninitialized bytes into it, so no initialized byte is de-initialized.
-    let spare = unsafe { spare.as_uninit_slice_mut() };
-    let start = spare.as_ptr();
-    let mut read = ReadBuf::uninit(spare);
-    ready!(io.poll_read(cx, &mut read))?;
-    if read.filled().as_ptr().cast::<MaybeUninit<u8>>() != start {
-        return Poll::Ready(Err(io::Error::other(
-            "the transport's poll_read swapped the read buffer",
-        )));
+// An associated function rather than a free one: see `State::poll_write_op`.
+impl<S: AsyncRead + Unpin> State<S> {
+    /// Reads into the spare capacity of `buf` without zeroing it first.
+    fn poll_read_spare(
+        io: Pin<&mut S>,
+        buf: &mut BytesMut,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let spare = buf.chunk_mut();
+        // SAFETY: the slice is only handed to `ReadBuf`, which never writes
+        // uninitialized bytes into it, so no initialized byte is de-initialized.
+        let spare = unsafe { spare.as_uninit_slice_mut() };
+        let start = spare.as_ptr();
+        let mut read = ReadBuf::uninit(spare);
+        ready!(io.poll_read(cx, &mut read))?;
+        if read.filled().as_ptr().cast::<MaybeUninit<u8>>() != start {
+            return Poll::Ready(Err(io::Error::other(
+                "the transport's poll_read swapped the read buffer",
+            )));
+        }
+        let n = read.filled().len();
+        // SAFETY: the check above shows `read` still covers our spare capacity,
+        // and its first `n` bytes (the filled part) are initialized.
+        unsafe { buf.advance_mut(n) };
+        Poll::Ready(Ok(n))
     }
-    let n = read.filled().len();
-    // SAFETY: the check above shows `read` still covers our spare capacity,
-    // and its first `n` bytes (the filled part) are initialized.
-    unsafe { buf.advance_mut(n) };
-    Poll::Ready(Ok(n))
 }
 
 #[cfg(test)]

@@ -87,28 +87,32 @@ impl<S> State<S> {
     }
 }
 
-/// Polls a write-side operation of the transport (write, flush, shutdown):
-/// first with a no-op waker, as most finish at once; when the transport
-/// makes it wait, registers `waker` for `side` and polls again with the
-/// shared write waker (allocated the first time), which the transport then
-/// keeps and which wakes every half that waits on the write side.
-pub(super) fn poll_write_op<S, T>(
-    io: &mut S,
-    write_wakers: &mut Option<Arc<WriteWakers>>,
-    side: Side,
-    waker: &Waker,
-    mut op: impl FnMut(Pin<&mut S>, &mut Context<'_>) -> Poll<T>,
-) -> Poll<T>
-where
-    S: Unpin,
-{
-    if let Poll::Ready(done) = op(Pin::new(io), &mut Context::from_waker(Waker::noop())) {
-        return Poll::Ready(done);
+// An associated function rather than a free one, for the code generated:
+// rustc places a method's instances with its `Self` type (here with the
+// other `State` methods, in the module of `State`) and a free function's in
+// its own module, so a free function here lands in another codegen unit
+// than its callers and stops being inlined into them.
+impl<S: Unpin> State<S> {
+    /// Polls a write-side operation of the transport (write, flush, shutdown):
+    /// first with a no-op waker, as most finish at once; when the transport
+    /// makes it wait, registers `waker` for `side` and polls again with the
+    /// shared write waker (allocated the first time), which the transport then
+    /// keeps and which wakes every half that waits on the write side.
+    pub(super) fn poll_write_op<T>(
+        io: &mut S,
+        write_wakers: &mut Option<Arc<WriteWakers>>,
+        side: Side,
+        waker: &Waker,
+        mut op: impl FnMut(Pin<&mut S>, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        if let Poll::Ready(done) = op(Pin::new(io), &mut Context::from_waker(Waker::noop())) {
+            return Poll::Ready(done);
+        }
+        let wakers = write_wakers.get_or_insert_with(Arc::default);
+        wakers.register(side, waker);
+        let write_waker = Waker::from(Arc::clone(wakers));
+        op(Pin::new(io), &mut Context::from_waker(&write_waker))
     }
-    let wakers = write_wakers.get_or_insert_with(Arc::default);
-    wakers.register(side, waker);
-    let write_waker = Waker::from(Arc::clone(wakers));
-    op(Pin::new(io), &mut Context::from_waker(&write_waker))
 }
 
 #[cfg(test)]

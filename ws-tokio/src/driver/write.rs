@@ -7,7 +7,7 @@ use std::task::{ready, Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite};
 use ws_proto::Message;
 
-use super::wakers::{poll_write_op, Side};
+use super::wakers::Side;
 use super::State;
 use crate::Error;
 
@@ -115,7 +115,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         }
         match result {
             Poll::Ready(Ok(())) if limit == 0 => {
-                let flush = poll_write_op(
+                let flush = Self::poll_write_op(
                     &mut self.io,
                     &mut self.write_wakers,
                     side,
@@ -142,7 +142,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
             false => None,
         };
         let Some(second) = second else {
-            return poll_write_op(
+            return Self::poll_write_op(
                 &mut self.io,
                 &mut self.write_wakers,
                 side,
@@ -159,7 +159,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
             count += 1;
         }
         let slices = &slices[..count];
-        poll_write_op(
+        Self::poll_write_op(
             &mut self.io,
             &mut self.write_wakers,
             side,
@@ -172,7 +172,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     pub(super) fn poll_shutdown(&mut self, side: Side, cx: &Context<'_>) -> Poll<()> {
         if !self.shut_down {
             // An error here (the peer already gone) leaves the transport just as closed.
-            let shutdown = poll_write_op(
+            let shutdown = Self::poll_write_op(
                 &mut self.io,
                 &mut self.write_wakers,
                 side,
