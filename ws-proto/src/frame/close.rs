@@ -224,6 +224,20 @@ impl CloseFrame {
     }
 }
 
+impl Default for CloseFrame {
+    /// The close an application sends when it does not choose a code
+    /// (dropping a stream, closing a sink): 1000 with no reason. Every
+    /// adapter uses this one, so a bare close means the same everywhere.
+    ///
+    /// ```
+    /// use ws_proto::{CloseCode, CloseFrame};
+    /// assert_eq!(CloseFrame::default(), CloseFrame::new(CloseCode::NORMAL, ""));
+    /// ```
+    fn default() -> Self {
+        Self::new(CloseCode::NORMAL, "")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
