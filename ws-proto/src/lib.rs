@@ -124,11 +124,12 @@ mod time;
 mod utf8;
 
 pub use connection::{
-    Config, Connection, Event, EventRef, FragmentRef, ReadBufferPool, ReadyState, SendOptions,
+    Config, Connection, Error, Event, EventRef, FragmentRef, ReadBufferPool, ReadyState,
+    SendOptions,
 };
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};
-pub use error::{Error, ProtocolError, SendError};
+pub use error::{ProtocolError, SendError};
 pub use extensions::Extensions;
 pub use frame::{CloseCode, CloseFrame, CloseKind};
 pub use message::{Fragment, Message, MessageKind, Utf8Bytes};

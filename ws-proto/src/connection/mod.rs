@@ -4,6 +4,7 @@
 use crate::prelude::*;
 mod borrowed;
 mod config;
+mod error;
 mod event;
 mod keepalive;
 mod opening;
@@ -20,6 +21,7 @@ use bytes::{Bytes, BytesMut};
 pub use borrowed::{EventRef, FragmentRef};
 pub use config::Config;
 use config::Settings;
+pub use error::Error;
 pub use event::Event;
 pub use read_buffer::ReadBufferPool;
 pub use send::SendOptions;
@@ -27,7 +29,7 @@ pub use state::ReadyState;
 
 use crate::decode::{Decoder, DecoderRules};
 use crate::frame::OpCode;
-use crate::{CloseCode, CloseFrame, Error, Extensions, MessageKind};
+use crate::{CloseCode, CloseFrame, Extensions, MessageKind};
 use keepalive::{Keepalive, KeepaliveAction};
 use opening::Opening;
 use outbound::Outbound;
