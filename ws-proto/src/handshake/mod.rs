@@ -28,6 +28,7 @@
 //! ```
 
 mod accept;
+mod answer;
 mod client;
 mod config;
 mod error;
@@ -40,9 +41,10 @@ mod server;
 mod url;
 
 pub use accept::accept_key;
+pub use answer::ServerResponse;
 pub use client::{ClientHandshake, ClientRequest, Response};
 pub use config::HandshakeConfig;
 pub use error::{HandshakeError, Rejection, RequestError, ResponseError};
 pub use headers::Header;
-pub use server::{Limits, Request, ServerResponse};
+pub use server::{Limits, Request};
 pub use url::InvalidUrl;
