@@ -215,6 +215,26 @@ impl Connection {
         self.close.ready_state()
     }
 
+    /// `true` when every running timer is one that only fires while the
+    /// peer is quiet (keepalive pings and the idle timeout of an open
+    /// connection): a driver may then check [`poll_timeout`](Self::poll_timeout)
+    /// only when a read finds nothing, saving a timer check per read while
+    /// data flows. `false` while connecting or closing: the handshake and
+    /// close timers must be checked before every read, so a peer that keeps
+    /// sending cannot hold them off.
+    ///
+    /// ```
+    /// # use ws_proto::{CloseCode, Config, Connection, Role};
+    /// let mut conn = Connection::new(Role::Server, Config::default());
+    /// assert!(conn.timers_wait_for_quiet());
+    /// conn.close(CloseCode::NORMAL, "").unwrap();
+    /// assert!(!conn.timers_wait_for_quiet());
+    /// assert!(!Connection::server(Config::default()).timers_wait_for_quiet());
+    /// ```
+    pub fn timers_wait_for_quiet(&self) -> bool {
+        self.ready_state() == ReadyState::Open
+    }
+
     /// `true` when the adapter should write out what is queued and then close
     /// the transport: the server right after the close handshake, the client
     /// when the server has closed, after the close timeout, or after a protocol
