@@ -335,3 +335,33 @@ fn keepalive_starts_once_open() {
         Some(later + Duration::from_secs(1))
     );
 }
+
+#[test]
+fn a_head_sent_a_byte_at_a_time_is_found() {
+    // Bare `\n` line ends, as the parser also accepts them.
+    let head = b"GET /slow HTTP/1.1\nHost: h\nUpgrade: websocket\nConnection: Upgrade\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\nSec-WebSocket-Version: 13\n\n";
+    for head in [&head[..], &request_head("ws://h/slow")[..]] {
+        let mut server = Connection::server(config());
+        for (i, byte) in head.iter().enumerate() {
+            server.receive(&[*byte]);
+            let event = server.poll_event().unwrap();
+            if i + 1 < head.len() {
+                assert_eq!(event, None, "byte {i}");
+            } else {
+                assert!(matches!(event, Some(Event::Request(r)) if r.path() == "/slow"));
+            }
+        }
+    }
+}
+
+#[test]
+fn something_that_is_not_http_is_refused_at_once() {
+    let mut server = Connection::server(config());
+    // The start of a TLS ClientHello on a plain port.
+    server.receive(&[
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ]);
+    let err = server.poll_event().unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert!(queued(&mut server).starts_with(b"HTTP/1.1 400 "));
+}

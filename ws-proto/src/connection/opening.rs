@@ -38,6 +38,11 @@ pub(super) struct Opening {
     config: HandshakeConfig,
     /// Armed by the first `poll_timeout`.
     deadline: Option<Instant>,
+    /// How much of the read buffer is known to hold no end of a head, so
+    /// that a head sent a byte at a time is scanned once, not parsed again
+    /// from its start at every byte (quadratic work a slow client could
+    /// make a server do).
+    scanned: usize,
     step: Step,
 }
 
@@ -82,6 +87,7 @@ impl Connection {
         conn.opening = Some(Box::new(Opening {
             config: handshake,
             deadline: None,
+            scanned: 0,
             step: Step::AwaitingRequest,
         }));
         conn
@@ -121,6 +127,7 @@ impl Connection {
         conn.opening = Some(Box::new(Opening {
             config: handshake,
             deadline: None,
+            scanned: 0,
             step: Step::AwaitingResponse(pending),
         }));
         conn
@@ -200,6 +207,22 @@ impl Connection {
             return Ok(None);
         };
         let eof = self.close.eof;
+        let head_limit = match opening.step {
+            Step::AwaitingRequest => opening.config.limits.max_header_bytes,
+            _ => usize::MAX,
+        };
+        // The first bytes are parsed at once, so that something that is
+        // not HTTP at all (a TLS handshake on a plain port) is refused
+        // without waiting for the limit or the timeout.
+        let first_look = opening.scanned == 0;
+        if !matches!(opening.step, Step::AwaitingAnswer(_))
+            && !eof
+            && self.read_buf.len() < head_limit
+            && !head_may_end(&self.read_buf, &mut opening.scanned)
+            && !first_look
+        {
+            return Ok(None);
+        }
         match &opening.step {
             Step::AwaitingRequest => {
                 match Request::parse_with_limits(&self.read_buf, opening.config.limits) {
@@ -256,6 +279,27 @@ impl Connection {
         self.error = Some(Box::new(err.clone()));
         err
     }
+}
+
+/// Whether `buf` holds the blank line that ends an HTTP head (`\n\n` or
+/// `\n\r\n`, as the parser accepts either) beyond the first `scanned`
+/// bytes, which were looked at before; `scanned` moves on to where the
+/// next look starts.
+fn head_may_end(buf: &[u8], scanned: &mut usize) -> bool {
+    // Step back over a line end that a previous look saw only half of.
+    let start = scanned.saturating_sub(2);
+    let found = buf[start..]
+        .windows(2)
+        .enumerate()
+        .any(|(i, pair)| match pair {
+            [b'\n', b'\n'] => true,
+            [b'\n', b'\r'] => buf.get(start + i + 2) == Some(&b'\n'),
+            _ => false,
+        });
+    if !found {
+        *scanned = buf.len();
+    }
+    found
 }
 
 /// How much of a refusal's body to wait for: its `Content-Length`, up to
