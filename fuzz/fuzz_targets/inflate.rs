@@ -101,6 +101,7 @@ fn hostile(input: &Input) {
                 Ok(Some(other)) => panic!("unexpected event {other:?}"),
                 Ok(None) => break,
                 Err(err) => {
+                    let err = ws_proto_fuzz::protocol_error(err);
                     assert!(
                         matches!(
                             err,

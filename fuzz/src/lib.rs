@@ -32,6 +32,16 @@ pub mod limits {
     pub const DECODE_MAX_MESSAGE: usize = 256 * 1024;
 }
 
+/// The protocol error inside a connection's [`ws_proto::Error`], for
+/// connections built open (`Connection::new`, `with_extensions`), where no
+/// handshake runs: a handshake error there is itself a failed invariant.
+pub fn protocol_error(err: ws_proto::Error) -> ws_proto::ProtocolError {
+    match err {
+        ws_proto::Error::Protocol(err) => err,
+        other => panic!("a connection built open failed with {other:?}"),
+    }
+}
+
 /// FNV-1a over `data`: a cheap, deterministic way to derive secondary choices
 /// (split points, limits) from a raw input without changing its format.
 pub fn fnv(data: &[u8]) -> u64 {
