@@ -6,7 +6,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use ws_blocking::{Error, WebSocket};
-use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
+use ws_proto::handshake::{
+    ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
+};
 use ws_proto::{CloseCode, Config, Message};
 
 use crate::{Adapter, Conn, Failure};
@@ -24,25 +26,24 @@ pub struct BlockingConn {
     ws: WebSocket<TcpStream>,
 }
 
-/// ws-blocking's `Error` as a [`Failure`]. `handshake` says whether the
-/// error came from the opening handshake (where the end of the stream
-/// means the peer closed during it). The one place to update when
+/// ws-blocking's `Error` as a [`Failure`]. The one place to update when
 /// ws-blocking's error enum changes.
-fn failure(err: Error, handshake: bool) -> Failure {
+fn failure(err: Error) -> Failure {
     match err {
-        Error::Refused { status } => Failure::Refused { status, body: None },
-        Error::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
-            status: rejection.status,
-            body: Some(rejection.body),
+        Error::Handshake(err) => match err {
+            HandshakeError::Refused { status } => Failure::Refused { status, body: None },
+            HandshakeError::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
+                status: rejection.status,
+                body: Some(rejection.body),
+            },
+            HandshakeError::Response(err) => Failure::BadResponse(err.to_string()),
+            HandshakeError::Request(err) => Failure::BadRequest {
+                status: err.status(),
+            },
+            HandshakeError::TimedOut { .. } => Failure::HandshakeTimedOut,
+            HandshakeError::PeerClosed { .. } => Failure::PeerClosedDuringHandshake,
+            other => Failure::Other(other.to_string()),
         },
-        Error::Response(err) => Failure::BadResponse(err.to_string()),
-        Error::Request(err) => Failure::BadRequest {
-            status: err.status(),
-        },
-        Error::HandshakeTimedOut { .. } => Failure::HandshakeTimedOut,
-        Error::Io(err) if handshake && err.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Failure::PeerClosedDuringHandshake
-        }
         Error::Io(err) => Failure::Io(err.kind()),
         Error::Protocol(err) => Failure::Protocol(err.close_code()),
         Error::Send(err) => Failure::SendRefused(err.to_string()),
@@ -59,7 +60,7 @@ impl Adapter for BlockingAdapter {
     where
         F: FnOnce(&Request) -> ServerResponse,
     {
-        let ws = ws_blocking::accept_with(tcp, config, answer).map_err(|e| failure(e, true))?;
+        let ws = ws_blocking::accept_with(tcp, config, answer).map_err(failure)?;
         Ok(BlockingConn { ws })
     }
 
@@ -68,8 +69,7 @@ impl Adapter for BlockingAdapter {
         request: ClientRequest,
         config: Config,
     ) -> Result<(BlockingConn, Response), Failure> {
-        let (ws, response) =
-            ws_blocking::client(request, tcp, config).map_err(|e| failure(e, true))?;
+        let (ws, response) = ws_blocking::client(request, tcp, config).map_err(failure)?;
         Ok((BlockingConn { ws }, response))
     }
 }
@@ -92,7 +92,7 @@ impl BlockingConn {
             Ok(message) => Some(Ok(message)),
             Err(Error::ConnectionClosed) => None,
             Err(err) if err.is_timeout() => Some(Err(Failure::WaitTimedOut)),
-            Err(err) => Some(Err(failure(err, false))),
+            Err(err) => Some(Err(failure(err))),
         }
     }
 }
@@ -106,7 +106,7 @@ impl Conn for BlockingConn {
         match self.ws.send(message) {
             Ok(()) => Ok(()),
             Err(err) if err.is_timeout() => Err(Failure::WaitTimedOut),
-            Err(err) => Err(failure(err, false)),
+            Err(err) => Err(failure(err)),
         }
     }
 
@@ -133,7 +133,7 @@ impl Conn for BlockingConn {
         match self.ws.close(code, reason) {
             Ok(()) => {}
             Err(err) if err.is_timeout() => return Err(Failure::WaitTimedOut),
-            Err(err) => return Err(failure(err, false)),
+            Err(err) => return Err(failure(err)),
         }
         for _ in 0..MAX_READS_WHILE_CLOSING {
             let left = deadline.saturating_duration_since(Instant::now());

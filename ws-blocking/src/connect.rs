@@ -2,12 +2,12 @@
 
 use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
 
-use ws_proto::handshake::{ClientRequest, Response};
+use ws_proto::handshake::{ClientRequest, HandshakeError, Response};
 use ws_proto::Config;
 
-use crate::handshake::{client_until, Deadline};
-use crate::{Error, MaybeTlsStream, WebSocket};
+use crate::{client, Error, MaybeTlsStream, WebSocket};
 
 /// The TLS settings [`connect_with`] may be given for `wss://`: a rustls
 /// client configuration (root certificates, client certificates, ALPN).
@@ -69,9 +69,13 @@ pub fn connect(url: &str) -> Result<(WebSocket<MaybeTlsStream>, Response), Error
 ///
 /// The TCP connection (each resolved address in turn), TLS and the opening
 /// handshake together must finish within [`Config::handshake_timeout`], or
-/// the result is [`Error::HandshakeTimedOut`]. A refusal (a non-101 answer,
-/// from the server or a proxy) is [`Error::Response`]; its message names the
-/// status and the likely cause.
+/// the result is `Error::Handshake(HandshakeError::TimedOut { after })`
+/// with `after` that limit: TCP and TLS are bounded by a deadline that
+/// far away, and the WebSocket handshake gets what is left of it as the
+/// core's handshake timeout. A refusal (a non-101 answer, from the server
+/// or a proxy) is `Error::Handshake(HandshakeError::Response(_))`; its
+/// message names the status and the likely cause, [`Error::status`] the
+/// status.
 ///
 /// ```no_run
 /// use ws_blocking::{connect_with, ClientRequest, Config};
@@ -105,7 +109,49 @@ pub fn connect_with(
     };
     #[cfg(not(feature = "rustls"))]
     let stream = MaybeTlsStream::Plain(tcp);
-    client_until(request, stream, config, deadline)
+    // The WebSocket handshake gets what is left of the limit.
+    let config = match deadline.remaining()? {
+        Some(left) => config.handshake_timeout(left),
+        None => config,
+    };
+    client(request, stream, config).map_err(|err| match err {
+        Error::Handshake(HandshakeError::TimedOut { .. }) => deadline.expired(),
+        err => err,
+    })
+}
+
+/// The time limit on connecting: TCP and TLS, and what is left of it for
+/// the WebSocket handshake.
+#[derive(Debug, Clone, Copy)]
+struct Deadline {
+    at: Option<Instant>,
+    limit: Duration,
+}
+
+impl Deadline {
+    /// `limit` from now (none if it is too far to represent).
+    fn after(limit: Duration) -> Self {
+        Self {
+            at: Instant::now().checked_add(limit),
+            limit,
+        }
+    }
+
+    /// The time left, or the timeout error once none is.
+    fn remaining(&self) -> Result<Option<Duration>, Error> {
+        match self.at {
+            None => Ok(None),
+            Some(at) => match at.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Ok(Some(left)),
+                _ => Err(self.expired()),
+            },
+        }
+    }
+
+    /// The handshake's timeout error, naming the whole limit.
+    fn expired(&self) -> Error {
+        Error::Handshake(HandshakeError::TimedOut { after: self.limit })
+    }
 }
 
 /// Connects to the first address of the host that answers within the
@@ -141,9 +187,8 @@ mod tls {
     use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
     use ws_proto::handshake::InvalidUrl;
 
-    use super::TlsConfig;
+    use super::{Deadline, TlsConfig};
     use crate::error::is_timeout_kind;
-    use crate::handshake::Deadline;
     use crate::{Error, MaybeTlsStream};
 
     /// Runs the TLS handshake with `host` over `tcp`, within the deadline.

@@ -1,47 +1,56 @@
-//! The adapter's error type: the core's errors plus I/O, URL and TLS failures.
+//! The adapter's error type: the core's errors, wrapped, plus the failures
+//! of the I/O side (the transport, the URL, TLS).
 
 use core::fmt;
-use core::time::Duration;
 use std::io;
 
-use ws_proto::handshake::{InvalidUrl, RequestError, ResponseError};
+use ws_proto::handshake::{HandshakeError, InvalidUrl};
 use ws_proto::{CloseCode, ProtocolError, SendError};
 
 /// Everything that can go wrong in this crate. A normal close is not an
 /// error: [`WebSocket::read`](crate::WebSocket::read) returns it as
 /// [`Message::Close`](ws_proto::Message::Close).
 ///
+/// The protocol's errors are the core's own types: [`Error::Protocol`]
+/// after the opening handshake, [`Error::Handshake`] during it (a refusal
+/// on either side, a bad request or response, the handshake timeout, the
+/// peer closing early), [`Error::Send`] for a command the protocol does not
+/// allow. The rest are this crate's: the transport, the URL, TLS, and the
+/// end of the connection.
+///
 /// ```
 /// use ws_blocking::Error;
+/// use ws_blocking::ws_proto::handshake::HandshakeError;
 /// let err = Error::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
-/// assert!(matches!(err, Error::Io(ref e) if e.kind() == std::io::ErrorKind::TimedOut));
-/// assert!(err.to_string().contains("I/O"));
+/// assert!(err.is_timeout());
+/// let refused = Error::Handshake(HandshakeError::Refused { status: 403 });
+/// assert_eq!(refused.status(), Some(403));
+/// assert!(refused.to_string().contains("refused with status 403"));
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The transport failed. `WouldBlock` and `TimedOut` (a read timeout on
-    /// the socket) leave the connection usable: call the method again.
+    /// the socket) leave an open connection usable: call the method again.
     Io(io::Error),
     /// The peer broke RFC 6455. The close frame with the matching code has
     /// been sent and the transport shut down.
     Protocol(ProtocolError),
+    /// The opening handshake failed: the client's request was bad
+    /// ([`HandshakeError::Request`], answered with the matching HTTP error),
+    /// the server's answer was not an acceptance
+    /// ([`HandshakeError::Response`]; a refusal carries the status, headers,
+    /// start of the body and likely cause), the `accept_with` callback
+    /// refused ([`HandshakeError::Refused`], the refusal was sent), it did
+    /// not finish within [`Config::handshake_timeout`](ws_proto::Config::handshake_timeout)
+    /// ([`HandshakeError::TimedOut`]), or the peer closed the transport
+    /// first ([`HandshakeError::PeerClosed`]). What was owed to the peer has
+    /// been written and the transport shut down; [`status`](Self::status)
+    /// gives the HTTP status of a refusal.
+    Handshake(HandshakeError),
     /// The caller asked for something the protocol does not allow (for
     /// example sending after `close`). Nothing was sent.
     Send(SendError),
-    /// Server side: the client's opening request failed the checks of
-    /// RFC 6455 section 4.2.1. The matching HTTP error response was written.
-    Request(RequestError),
-    /// Client side: the server's answer was not a valid acceptance; a
-    /// non-101 status is [`ResponseError::Rejected`] with the status,
-    /// headers and the start of the body.
-    Response(ResponseError),
-    /// Server side: the `accept_with` callback answered with this non-101
-    /// status, which was written to the client.
-    Refused {
-        /// The HTTP status sent.
-        status: u16,
-    },
     /// The URL given to [`connect`](crate::connect) is not a usable `ws://`
     /// or `wss://` URL.
     Url(InvalidUrl),
@@ -50,20 +59,9 @@ pub enum Error {
     Tls(rustls::Error),
     /// A `wss://` URL, but this build has no TLS (the `rustls` feature is off).
     TlsUnavailable,
-    /// The connection is finished: the close (or the protocol error) was
-    /// already returned by `read` and the transport is shut down.
+    /// The connection is finished: the close (or the error that ended it)
+    /// was already returned by `read` and the transport is shut down.
     ConnectionClosed,
-    /// The opening handshake did not complete within
-    /// [`Config::handshake_timeout`](ws_proto::Config::handshake_timeout)
-    /// (a silent or very slow peer). The handshake cannot be resumed.
-    HandshakeTimedOut {
-        /// The limit that passed.
-        after: Duration,
-    },
-    /// [`WebSocket::read`](crate::WebSocket::read) met a fragment, which
-    /// only arrives with [`Config::deliver_fragments`](ws_proto::Config::deliver_fragments);
-    /// use [`WebSocket::read_event`](crate::WebSocket::read_event) then.
-    UnexpectedFragment,
 }
 
 impl Error {
@@ -97,6 +95,25 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The HTTP status of a refused opening handshake, on either side (see
+    /// [`HandshakeError::status`]): the status the server answered with,
+    /// the one the `accept_with` callback refused with, or the one a bad
+    /// request was answered with.
+    ///
+    /// ```
+    /// use ws_blocking::Error;
+    /// use ws_blocking::ws_proto::handshake::{HandshakeError, RequestError};
+    /// let bad = Error::Handshake(HandshakeError::Request(RequestError::MissingKey));
+    /// assert_eq!(bad.status(), Some(400));
+    /// assert_eq!(Error::ConnectionClosed.status(), None);
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Handshake(e) => e.status(),
+            _ => None,
+        }
+    }
 }
 
 /// The error kinds a socket read or write timeout produces (`WouldBlock` on
@@ -109,11 +126,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Io(e) => write!(f, "I/O error: {e}"),
-            Self::Protocol(e) => write!(f, "protocol error: {e}"),
+            Self::Protocol(e) => write!(f, "the peer broke the protocol: {e}"),
+            // The core's text already starts with "opening handshake ...".
+            Self::Handshake(e) => fmt::Display::fmt(e, f),
             Self::Send(e) => write!(f, "cannot send: {e}"),
-            Self::Request(e) => write!(f, "bad opening request: {e}"),
-            Self::Response(e) => write!(f, "opening handshake failed: {e}"),
-            Self::Refused { status } => write!(f, "the handshake was refused with HTTP {status}"),
             Self::Url(e) => write!(f, "invalid URL: {e}"),
             #[cfg(feature = "rustls")]
             Self::Tls(e) => write!(f, "TLS error: {e}"),
@@ -121,12 +137,6 @@ impl fmt::Display for Error {
                 "wss:// needs TLS, but ws-blocking was built without the `rustls` feature",
             ),
             Self::ConnectionClosed => f.write_str("the connection is closed"),
-            Self::HandshakeTimedOut { after } => {
-                write!(f, "opening handshake timed out after {after:?}")
-            }
-            Self::UnexpectedFragment => f.write_str(
-                "received a message fragment (Config::deliver_fragments is on); use read_event",
-            ),
         }
     }
 }
@@ -136,13 +146,12 @@ impl std::error::Error for Error {
         match self {
             Self::Io(e) => Some(e),
             Self::Protocol(e) => Some(e),
+            Self::Handshake(e) => Some(e),
             Self::Send(e) => Some(e),
-            Self::Request(e) => Some(e),
-            Self::Response(e) => Some(e),
             Self::Url(e) => Some(e),
             #[cfg(feature = "rustls")]
             Self::Tls(e) => Some(e),
-            _ => None,
+            Self::TlsUnavailable | Self::ConnectionClosed => None,
         }
     }
 }
@@ -159,21 +168,15 @@ impl From<ProtocolError> for Error {
     }
 }
 
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Self::Handshake(e)
+    }
+}
+
 impl From<SendError> for Error {
     fn from(e: SendError) -> Self {
         Self::Send(e)
-    }
-}
-
-impl From<RequestError> for Error {
-    fn from(e: RequestError) -> Self {
-        Self::Request(e)
-    }
-}
-
-impl From<ResponseError> for Error {
-    fn from(e: ResponseError) -> Self {
-        Self::Response(e)
     }
 }
 
@@ -190,24 +193,16 @@ impl From<rustls::Error> for Error {
     }
 }
 
-// Transitional: the core's error vocabulary mapped onto this crate's
-// variants until the adapter runs the core's handshake.
+/// What the core's [`Connection::poll_event`](ws_proto::Connection::poll_event)
+/// reports, wrapped as it is.
 impl From<ws_proto::Error> for Error {
     fn from(err: ws_proto::Error) -> Self {
-        use ws_proto::handshake::HandshakeError;
         match err {
             ws_proto::Error::Protocol(err) => Self::Protocol(err),
-            ws_proto::Error::Handshake(err) => match err {
-                HandshakeError::Request(err) => Self::Request(err),
-                HandshakeError::Response(err) => Self::Response(err),
-                HandshakeError::Refused { status } => Self::Refused { status },
-                HandshakeError::TimedOut { after } => Self::HandshakeTimedOut { after },
-                other => Self::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    other.to_string(),
-                )),
-            },
-            _ => Self::Io(io::Error::other(err.to_string())),
+            ws_proto::Error::Handshake(err) => Self::Handshake(err),
+            // The core's error is non-exhaustive: a kind added later is
+            // still reported, with its own words.
+            other => Self::Io(io::Error::other(other)),
         }
     }
 }

@@ -15,32 +15,42 @@
 //!   request (path, `Origin`, subprotocols) and accepts or refuses it.
 //! * Then [`WebSocket::read`], [`WebSocket::send`], [`WebSocket::close`].
 //!
-//! # How `read` drives the core
+//! # One loop drives the core
+//!
+//! The opening handshake and the messages run the same loop (the one
+//! `ws_proto`'s crate page describes): [`accept_with`] and [`client`] build
+//! a connecting [`ws_proto::Connection`] ([`Connection::server`](ws_proto::Connection::server),
+//! [`Connection::client`](ws_proto::Connection::client)) and drive it until
+//! the request or the response comes out; [`WebSocket::read`] drives it
+//! until the next message.
 //!
 //! 1. Hand out the next decoded event, after writing what it queued (a pong,
-//!    a close reply).
+//!    a close reply, the handshake's answer).
 //! 2. Write what the core has queued; once the core says the transport
 //!    should close and nothing is left, shut the write side down.
-//! 3. Read from the transport into the core's buffer (sized by the core's
-//!    hint for large frames); at end of stream tell the core. While the
-//!    core's close timer runs, the read is bounded by it.
+//! 3. Read from the transport into the buffer the core prepares (sized by
+//!    the frame in progress, recycled by the core's [`ReadBufferPool`](ws_proto::ReadBufferPool));
+//!    at end of stream tell the core.
 //!
-//! The core's timers (the close timeout, the linger that bounds the last
-//! writes to a peer that stopped reading, and, when configured, keepalive
-//! pings and the idle timeout) run inside `read`: each read waits at most
-//! until the next deadline, through the transport's read timeout.
+//! The core's timers (the handshake timeout, the close timeout, the linger
+//! that bounds the last writes to a peer that stopped reading, and, when
+//! configured, keepalive pings and the idle timeout) run inside that loop:
+//! each read waits at most until the next deadline, through the
+//! transport's read timeout (the caller's own is restored after each read).
 //!
 //! # Hardening
 //!
 //! * The opening handshake, on both sides, must finish within
 //!   [`Config::handshake_timeout`] (10 s by default), or
-//!   [`Error::HandshakeTimedOut`]; the transport's read timeout enforces it
-//!   and the caller's own timeout is restored afterwards.
-//! * After [`WebSocket::close`], writes to a peer that does not read are
-//!   bounded by the close timeout too (through the transport's write
-//!   timeout), so a stuck peer never holds the socket longer.
+//!   `Error::Handshake(HandshakeError::TimedOut { .. })`: the core's timer.
+//!   [`connect`] counts TCP and TLS in the same limit.
+//! * After [`WebSocket::close`], or a failed handshake, writes to a peer
+//!   that does not read are bounded by the core's close and linger timers
+//!   (through the transport's write timeout), so a stuck peer never holds
+//!   the socket longer.
 //! * A refusal by the server or a proxy names the HTTP status and its
-//!   likely cause; a connection closed during the handshake says so.
+//!   likely cause ([`Error::status`] gives the status); a connection closed
+//!   during the handshake says so.
 //! * [`CloseKind`] tells clean closes, protocol errors, application codes
 //!   and abnormal drops apart.
 //!
@@ -93,7 +103,7 @@ pub use websocket::WebSocket;
 pub use ws_proto::CloseKind;
 
 pub use ws_proto;
-pub use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
+pub use ws_proto::handshake::{ClientRequest, HandshakeError, Request, Response, ServerResponse};
 pub use ws_proto::{CloseCode, CloseFrame, Config, Event, Message};
 
 /// The rustls version this crate uses, for building a [`TlsConfig`] or a

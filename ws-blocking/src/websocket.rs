@@ -3,26 +3,24 @@
 use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
-use ws_proto::{CloseCode, Connection, Event, Message, ReadyState};
+use ws_proto::{CloseCode, Connection, Event, Message, ReadBufferPool, ReadyState};
 
 use crate::error::is_timeout_kind;
 use crate::{Error, Transport};
 
 /// Reads for small frames (and frame headers) go through a scratch buffer of
-/// this size; larger frames are read straight into the core's buffer.
-const MIN_READ: usize = 8 * 1024;
-/// The largest single read; larger frames take several.
+/// this size (the least room the core prepares for a read); the bytes of a
+/// larger frame are read straight into the core's buffer.
+const SMALL_READ: usize = 4 * 1024;
+/// The most of a large frame one read asks for (and zeroes first).
 const MAX_READ: usize = 256 * 1024;
-/// The most capacity reserved ahead for the rest of a large frame, so its
-/// reads append without reallocating. The core has already checked the
-/// frame's length against `max_frame_size`.
-const MAX_RESERVE: usize = 16 << 20;
 /// Slices handed to one vectored write.
 const MAX_IOV: usize = 64;
 
 /// A WebSocket over a blocking transport `S` (a [`TcpStream`](std::net::TcpStream),
-/// a TLS stream, ...), after the opening handshake. Made by
-/// [`connect`](crate::connect), [`client`](crate::client) or [`accept`](crate::accept).
+/// a TLS stream, ...). Made by [`connect`](crate::connect),
+/// [`client`](crate::client) or [`accept`](crate::accept), which run the
+/// opening handshake with the same loop that [`read`](Self::read) runs.
 ///
 /// The protocol lives in the [`ws_proto::Connection`] inside; this type only
 /// moves bytes. Pings are answered by the core (the pong goes out during the
@@ -70,8 +68,12 @@ const MAX_IOV: usize = 64;
 pub struct WebSocket<S> {
     stream: S,
     conn: Connection,
-    /// Where small reads land before they are copied into the core: zeroed
-    /// once (at the first read), not before every read. Empty until then.
+    /// The core's read buffer policy: holds this connection's read buffer
+    /// while a read finds nothing, for the next read.
+    pool: ReadBufferPool,
+    /// Where small reads land before they are copied into the core's
+    /// buffer: zeroed once (at the first read), not before every read.
+    /// Empty until then.
     scratch: Box<[u8]>,
     /// `Event::Close` or a protocol error was handed to the caller.
     reported: bool,
@@ -81,10 +83,12 @@ pub struct WebSocket<S> {
 }
 
 impl<S> WebSocket<S> {
-    /// Wraps a transport whose opening handshake is done, with the core
-    /// connection for it (which holds any bytes read past the handshake).
-    /// [`client`](crate::client) and [`accept`](crate::accept) call this; use
-    /// it directly when the handshake happened elsewhere (an HTTP server).
+    /// Wraps a transport with the core connection for it: one whose opening
+    /// handshake happened elsewhere (an HTTP server; [`Connection::new`],
+    /// holding any bytes read past the handshake), or one still connecting
+    /// ([`Connection::server`], [`Connection::client`]), whose handshake
+    /// events [`read_event`](Self::read_event) then hands out.
+    /// [`client`](crate::client) and [`accept`](crate::accept) call this.
     ///
     /// ```
     /// use ws_proto::{Config, Connection, Role};
@@ -96,6 +100,7 @@ impl<S> WebSocket<S> {
         Self {
             stream,
             conn,
+            pool: ReadBufferPool::new(),
             scratch: Box::default(),
             reported: false,
             finished: false,
@@ -167,14 +172,19 @@ impl<S> WebSocket<S> {
 }
 
 impl<S: Transport> WebSocket<S> {
-    /// Blocks until the next message: text, binary, ping, pong or close.
+    /// Blocks until the next message: text, binary, ping, pong or close,
+    /// and with [`Config::deliver_fragments`](ws_proto::Config::deliver_fragments)
+    /// the pieces of data messages as [`Message::Fragment`]s.
     /// `Message::Close` comes once (the peer's close frame, or 1006 if the
     /// transport ended without one); later calls return
     /// `Err(Error::ConnectionClosed)` once the transport is shut down.
     ///
     /// Errors: `Error::Protocol` when the peer broke the protocol (the close
     /// frame with the matching code is sent), `Error::Io` from the transport
-    /// (a timeout leaves the connection usable).
+    /// (a timeout leaves the connection usable). On a connection still
+    /// connecting (from [`from_parts`](Self::from_parts)) it runs the
+    /// opening handshake first and passes over its events; answering a
+    /// request takes [`read_event`](Self::read_event).
     ///
     /// ```no_run
     /// use ws_blocking::Message;
@@ -189,14 +199,21 @@ impl<S: Transport> WebSocket<S> {
     /// # Ok::<(), ws_blocking::Error>(())
     /// ```
     pub fn read(&mut self) -> Result<Message, Error> {
-        self.read_event()?
-            .into_message()
-            .ok_or(Error::UnexpectedFragment)
+        loop {
+            // Only the opening handshake's events are not messages.
+            if let Some(message) = self.drive()?.into_message() {
+                return Ok(message);
+            }
+        }
     }
 
-    /// Like [`read`](Self::read), but returns the core's [`Event`], which also
-    /// carries [`Event::Fragment`]s when
-    /// [`Config::deliver_fragments`](ws_proto::Config::deliver_fragments) is on.
+    /// Like [`read`](Self::read), but returns the core's [`Event`]: the
+    /// same messages (a fragment as [`Event::Fragment`]), and on a
+    /// connection still connecting (from [`from_parts`](Self::from_parts))
+    /// the opening handshake's [`Event::Request`] (answer it through
+    /// [`connection_mut`](Self::connection_mut) with
+    /// [`Connection::respond`], then [`flush`](Self::flush)) or
+    /// [`Event::Response`].
     ///
     /// ```no_run
     /// use ws_proto::Event;
@@ -207,6 +224,18 @@ impl<S: Transport> WebSocket<S> {
     /// # Ok::<(), ws_blocking::Error>(())
     /// ```
     pub fn read_event(&mut self) -> Result<Event, Error> {
+        self.drive()
+    }
+
+    /// The driver loop, for the opening handshake and the messages alike:
+    /// hand out the next event the core has decoded (after writing what it
+    /// queued: a pong, a close reply, a handshake answer); otherwise write
+    /// what is queued, read once (bounded by the core's next timer, whose
+    /// expiry is handled), and look again. An error from the core (a failed
+    /// handshake, a protocol error) is returned once what it queued is
+    /// written (bounded by the core's linger timer) and the transport shut
+    /// down.
+    pub(crate) fn drive(&mut self) -> Result<Event, Error> {
         loop {
             if self.reported && self.finished {
                 return Err(Error::ConnectionClosed);
@@ -422,13 +451,20 @@ impl<S: Transport> WebSocket<S> {
             // Our deadline, not the caller's timeout: handle the timer (if
             // the OS woke us a sliver early, the next round does).
             Err(e) if ours && is_timeout_kind(e.kind()) => {
+                self.conn.release_receive_buffer(&mut self.pool);
                 let now = Instant::now();
                 if deadline.is_some_and(|d| now >= d) {
                     self.conn.handle_timeout(now);
                 }
             }
             Err(e) if self.reported && !is_retryable(&e) => self.finished = true,
-            Err(e) => return Err(Error::Io(e)),
+            Err(e) => {
+                // The caller's timeout: the read found nothing.
+                if is_timeout_kind(e.kind()) {
+                    self.conn.release_receive_buffer(&mut self.pool);
+                }
+                return Err(Error::Io(e));
+            }
         }
         Ok(())
     }
@@ -451,36 +487,30 @@ impl<S: Transport> WebSocket<S> {
         (self.stream.set_read_timeout(previous).and(result), ours)
     }
 
-    /// One read into the core. `Read::read` needs initialized memory, so
-    /// reading into the core's buffer means zeroing the room first. For a
-    /// large frame that room is about as large as the data, but a small
-    /// message would pay for zeroing 8 KiB per read; those reads go through
-    /// `scratch`, zeroed once, and only the bytes read are copied.
+    /// One read into the buffer the core prepares
+    /// ([`Connection::prepare_receive_buffer`]: its room and recycling are
+    /// the core's). `Read::read` needs initialized memory, so reading into
+    /// that room means zeroing it first. For a large frame the room is
+    /// about as large as the data, but a small message would pay for
+    /// zeroing 4 KiB per read; those reads go through `scratch`, zeroed
+    /// once, and only the bytes read are copied.
     fn read_some(&mut self) -> io::Result<usize> {
         let hint = self.conn.receive_size_hint();
-        if hint <= MIN_READ || self.reported {
+        if hint <= SMALL_READ || self.reported {
             // After `reported`, only waiting for the end of the transport:
             // whatever still comes is discarded by the core.
             if self.scratch.is_empty() {
-                self.scratch = vec![0; MIN_READ].into_boxed_slice();
+                self.scratch = vec![0; SMALL_READ].into_boxed_slice();
             }
             let n = self.stream.read(&mut self.scratch)?;
-            let buf = self.conn.receive_buffer();
-            if buf.capacity() - buf.len() < n {
-                // Room for several reads: once the messages cut from it are
-                // dropped, the same allocation is reused rather than a new
-                // one sized for this read alone.
-                buf.reserve(MIN_READ);
-            }
-            self.conn.receive(&self.scratch[..n]);
+            self.conn
+                .prepare_receive_buffer(&mut self.pool)
+                .extend_from_slice(&self.scratch[..n]);
             return Ok(n);
         }
-        let chunk = hint.min(MAX_READ);
-        let buf = self.conn.receive_buffer();
-        if hint > chunk {
-            buf.reserve(hint.min(MAX_RESERVE));
-        }
+        let buf = self.conn.prepare_receive_buffer(&mut self.pool);
         let start = buf.len();
+        let chunk = hint.min(buf.capacity() - start).min(MAX_READ);
         buf.resize(start + chunk, 0);
         let result = self.stream.read(&mut buf[start..]);
         buf.truncate(start + *result.as_ref().unwrap_or(&0));
@@ -640,8 +670,8 @@ mod tests {
             7,
             100,
             1000,
-            MIN_READ - 1,
-            MIN_READ + 1,
+            SMALL_READ - 1,
+            SMALL_READ + 1,
             wire.len(),
         ] {
             let mut ws = server(wire.chunks(piece).map(|c| Ok(c.to_vec())).collect());

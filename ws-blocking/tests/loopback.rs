@@ -11,8 +11,8 @@ use common::{accept_tcp, bound, echo, listener, read_until_close, serve_one, LIM
 use ws_blocking::ws_proto::handshake::{RequestError, ResponseError};
 use ws_blocking::ws_proto::Role;
 use ws_blocking::{
-    accept, accept_with, connect, connect_with, ClientRequest, CloseCode, Config, Error, Message,
-    ServerResponse,
+    accept, accept_with, connect, connect_with, ClientRequest, CloseCode, Config, Error,
+    HandshakeError, Message, ServerResponse,
 };
 
 /// Connects to `url` with time-limited socket reads and writes.
@@ -133,17 +133,23 @@ fn a_refusing_callback_gives_the_client_status_403() {
     });
     let err = connect(&format!("{url}/private")).unwrap_err();
     match &err {
-        Error::Response(ResponseError::Rejected(rejection)) => {
+        Error::Handshake(HandshakeError::Response(ResponseError::Rejected(rejection))) => {
             assert_eq!(rejection.status, 403);
             assert_eq!(rejection.body, b"members only");
         }
         other => panic!("expected a rejection, got {other:?}"),
     }
     assert!(err.to_string().contains("403"), "{err}");
-    assert!(matches!(
-        server.join().unwrap(),
-        Err(Error::Refused { status: 403 })
-    ));
+    assert_eq!(err.status(), Some(403));
+    let refused = server.join().unwrap().unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            Error::Handshake(HandshakeError::Refused { status: 403 })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(refused.status(), Some(403));
 }
 
 #[test]
@@ -268,7 +274,9 @@ fn a_bad_version_gets_426_with_the_supported_version() {
     );
     assert!(matches!(
         server.join().unwrap(),
-        Err(Error::Request(RequestError::UnsupportedVersion(_)))
+        Err(Error::Handshake(HandshakeError::Request(
+            RequestError::UnsupportedVersion(_)
+        )))
     ));
 }
 
