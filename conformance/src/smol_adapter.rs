@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use smol::future::FutureExt;
 use smol::{Async, Timer};
-use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
+use ws_proto::handshake::{
+    ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
+};
 use ws_proto::{CloseCode, Config, Message};
 use ws_smol_example::{Error, WebSocket};
 
@@ -23,28 +25,28 @@ pub struct SmolConn {
     ws: WebSocket<Async<TcpStream>>,
 }
 
-/// ws-smol's `Error` as a [`Failure`]. `handshake` says whether the error
-/// came from the opening handshake (where the end of the stream means the
-/// peer closed during it). The one place to update when ws-smol's error
-/// enum changes.
-fn failure(err: Error, handshake: bool) -> Failure {
+/// ws-smol's `Error` as a [`Failure`]. The one place to update when
+/// ws-smol's error enum changes.
+fn failure(err: Error) -> Failure {
     match err {
-        Error::Rejected { status } => Failure::Refused { status, body: None },
-        Error::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
-            status: rejection.status,
-            body: Some(rejection.body),
+        Error::Handshake(err) => match err {
+            HandshakeError::Refused { status } => Failure::Refused { status, body: None },
+            HandshakeError::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
+                status: rejection.status,
+                body: Some(rejection.body),
+            },
+            HandshakeError::Response(err) => Failure::BadResponse(err.to_string()),
+            HandshakeError::Request(err) => Failure::BadRequest {
+                status: err.status(),
+            },
+            HandshakeError::TimedOut { .. } => Failure::HandshakeTimedOut,
+            HandshakeError::PeerClosed { .. } => Failure::PeerClosedDuringHandshake,
+            other => Failure::Other(other.to_string()),
         },
-        Error::Response(err) => Failure::BadResponse(err.to_string()),
-        Error::Request(err) => Failure::BadRequest {
-            status: err.status(),
-        },
-        Error::HandshakeTimedOut { .. } => Failure::HandshakeTimedOut,
-        Error::Io(err) if handshake && err.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Failure::PeerClosedDuringHandshake
-        }
         Error::Io(err) => Failure::Io(err.kind()),
         Error::Protocol(err) => Failure::Protocol(err.close_code()),
         Error::Send(err) => Failure::SendRefused(err.to_string()),
+        Error::ConnectionClosed => Failure::Closed,
         other => Failure::Other(other.to_string()),
     }
 }
@@ -80,7 +82,7 @@ impl Adapter for SmolAdapter {
         let accepting = async {
             ws_smol_example::accept_with(tcp, config, answer)
                 .await
-                .map_err(|e| failure(e, true))
+                .map_err(failure)
         };
         let ws = block_on_within(limit, Err(Failure::WaitTimedOut), accepting)?;
         Ok(SmolConn { ws })
@@ -96,7 +98,7 @@ impl Adapter for SmolAdapter {
         let connecting = async {
             ws_smol_example::client(request, tcp, config)
                 .await
-                .map_err(|e| failure(e, true))
+                .map_err(failure)
         };
         let (ws, response) = block_on_within(limit, Err(Failure::WaitTimedOut), connecting)?;
         Ok((SmolConn { ws }, response))
@@ -106,17 +108,13 @@ impl Adapter for SmolAdapter {
 impl Conn for SmolConn {
     fn send_within(&mut self, message: Message, limit: Duration) -> Result<(), Failure> {
         let ws = &mut self.ws;
-        let sending = async { ws.send(message).await.map_err(|e| failure(e, false)) };
+        let sending = async { ws.send(message).await.map_err(failure) };
         block_on_within(limit, Err(Failure::WaitTimedOut), sending)
     }
 
     fn recv_within(&mut self, limit: Duration) -> Option<Result<Message, Failure>> {
         let ws = &mut self.ws;
-        let receiving = async {
-            ws.recv()
-                .await
-                .map(|item| item.map_err(|e| failure(e, false)))
-        };
+        let receiving = async { ws.recv().await.map(|item| item.map_err(failure)) };
         block_on_within(limit, Some(Err(Failure::WaitTimedOut)), receiving)
     }
 
@@ -127,18 +125,11 @@ impl Conn for SmolConn {
         limit: Duration,
     ) -> Result<(), Failure> {
         let ws = &mut self.ws;
-        let closing = async {
-            ws.close(code, reason)
-                .await
-                .map(drop)
-                .map_err(|e| failure(e, false))
-        };
+        let closing = async { ws.close(code, reason).await.map(drop).map_err(failure) };
         block_on_within(limit, Err(Failure::WaitTimedOut), closing)
     }
 
-    /// ws-smol does not expose the core's queue (no `buffered_amount` or
-    /// access to its `Connection`).
     fn buffered_amount(&self) -> Option<usize> {
-        None
+        Some(self.ws.buffered_amount())
     }
 }

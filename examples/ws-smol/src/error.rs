@@ -1,67 +1,72 @@
-//! The adapter's error: the transport's, or one of the core's.
+//! The adapter's error: the transport's, or one of the core's, wrapped.
 
 use core::fmt;
 use std::io;
-use std::time::Duration;
 
-use ws_proto::handshake::{InvalidUrl, RequestError, ResponseError};
+use ws_proto::handshake::{HandshakeError, InvalidUrl};
 use ws_proto::{ProtocolError, SendError};
 
 /// What went wrong, by who is at fault: the transport ([`Io`](Self::Io)),
-/// the peer ([`Protocol`](Self::Protocol), [`Request`](Self::Request),
-/// [`Response`](Self::Response)), the caller ([`Send`](Self::Send),
-/// [`Url`](Self::Url)), time ([`HandshakeTimedOut`](Self::HandshakeTimedOut))
-/// or a decision ([`Rejected`](Self::Rejected)).
+/// the peer or a decision during the opening handshake
+/// ([`Handshake`](Self::Handshake)), the peer after it
+/// ([`Protocol`](Self::Protocol)), or the caller ([`Send`](Self::Send),
+/// [`Url`](Self::Url)). The core's types are wrapped as they are.
 ///
 /// ```
-/// let err = ws_smol_example::Error::Rejected { status: 403 };
+/// use ws_smol_example::ws_proto::handshake::HandshakeError;
+/// let err = ws_smol_example::Error::Handshake(HandshakeError::Refused { status: 403 });
+/// assert_eq!(err.status(), Some(403));
 /// assert!(err.to_string().contains("403"));
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The transport failed, or ended during the opening handshake.
+    /// The transport failed.
     Io(io::Error),
-    /// The peer broke the protocol; the core has queued the close frame
-    /// with the matching code, and the adapter wrote it.
+    /// The peer broke the protocol after the opening handshake; the core
+    /// queued the close frame with the matching code, and the adapter
+    /// wrote it.
     Protocol(ProtocolError),
+    /// The opening handshake failed: a bad request (answered with its error
+    /// status), a refusal (ours, written back, or the server's), a bad
+    /// answer, the handshake timeout, or the peer closing during it.
+    Handshake(HandshakeError),
     /// The caller asked for something the protocol forbids (sending after
     /// a close, a control payload over 125 bytes).
     Send(SendError),
-    /// Server side: the opening request failed the checks; the matching
-    /// error response was written back.
-    Request(RequestError),
-    /// Client side: the server's answer was not a valid acceptance.
-    Response(ResponseError),
     /// Not a usable `ws://` URL.
     Url(InvalidUrl),
-    /// Server side: the accept callback refused the request with this
-    /// status; its response was written back.
-    Rejected {
-        /// The HTTP status of the refusal.
-        status: u16,
-    },
-    /// The opening handshake did not finish within
-    /// [`Config::handshake_timeout`](ws_proto::Config::handshake_timeout).
-    HandshakeTimedOut {
-        /// The limit that passed.
-        after: Duration,
-    },
+    /// The connection had ended before the call could do anything.
+    ConnectionClosed,
+}
+
+impl Error {
+    /// The HTTP status of a refused handshake, on either side (see
+    /// [`HandshakeError::status`]); `None` for any other error.
+    ///
+    /// ```
+    /// use ws_smol_example::ws_proto::handshake::{HandshakeError, RequestError};
+    /// use ws_smol_example::Error;
+    /// assert_eq!(Error::Handshake(HandshakeError::Request(RequestError::MissingKey)).status(), Some(400));
+    /// assert_eq!(Error::ConnectionClosed.status(), None);
+    /// ```
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Handshake(err) => err.status(),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Io(err) => write!(f, "I/O error: {err}"),
-            Self::Protocol(err) => write!(f, "WebSocket protocol error: {err}"),
+            Self::Io(err) => write!(f, "the transport failed: {err}"),
+            Self::Protocol(err) => write!(f, "the peer broke the WebSocket protocol: {err}"),
+            Self::Handshake(err) => fmt::Display::fmt(err, f),
             Self::Send(err) => write!(f, "cannot send: {err}"),
-            Self::Request(err) => write!(f, "refused the opening handshake: {err}"),
-            Self::Response(err) => write!(f, "opening handshake failed: {err}"),
-            Self::Url(err) => write!(f, "invalid WebSocket URL: {err}"),
-            Self::Rejected { status } => write!(f, "refused the request with status {status}"),
-            Self::HandshakeTimedOut { after } => {
-                write!(f, "opening handshake timed out after {after:?}")
-            }
+            Self::Url(err) => write!(f, "not a usable WebSocket URL: {err}"),
+            Self::ConnectionClosed => f.write_str("the connection has already ended"),
         }
     }
 }
@@ -71,11 +76,10 @@ impl std::error::Error for Error {
         match self {
             Self::Io(err) => Some(err),
             Self::Protocol(err) => Some(err),
+            Self::Handshake(err) => Some(err),
             Self::Send(err) => Some(err),
-            Self::Request(err) => Some(err),
-            Self::Response(err) => Some(err),
             Self::Url(err) => Some(err),
-            _ => None,
+            Self::ConnectionClosed => None,
         }
     }
 }
@@ -92,21 +96,15 @@ impl From<ProtocolError> for Error {
     }
 }
 
+impl From<HandshakeError> for Error {
+    fn from(err: HandshakeError) -> Self {
+        Self::Handshake(err)
+    }
+}
+
 impl From<SendError> for Error {
     fn from(err: SendError) -> Self {
         Self::Send(err)
-    }
-}
-
-impl From<RequestError> for Error {
-    fn from(err: RequestError) -> Self {
-        Self::Request(err)
-    }
-}
-
-impl From<ResponseError> for Error {
-    fn from(err: ResponseError) -> Self {
-        Self::Response(err)
     }
 }
 
@@ -116,24 +114,15 @@ impl From<InvalidUrl> for Error {
     }
 }
 
-// Transitional: the core's error vocabulary mapped onto this crate's
-// variants until the adapter runs the core's handshake.
+/// What [`Connection::poll_event`](ws_proto::Connection::poll_event) fails with.
 impl From<ws_proto::Error> for Error {
     fn from(err: ws_proto::Error) -> Self {
-        use ws_proto::handshake::HandshakeError;
         match err {
             ws_proto::Error::Protocol(err) => Self::Protocol(err),
-            ws_proto::Error::Handshake(err) => match err {
-                HandshakeError::Request(err) => Self::Request(err),
-                HandshakeError::Response(err) => Self::Response(err),
-                HandshakeError::Refused { status } => Self::Rejected { status },
-                HandshakeError::TimedOut { after } => Self::HandshakeTimedOut { after },
-                other => Self::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    other.to_string(),
-                )),
-            },
-            _ => Self::Io(io::Error::other(err.to_string())),
+            ws_proto::Error::Handshake(err) => Self::Handshake(err),
+            // The core's error is non-exhaustive: a kind added later still
+            // reaches the caller, in its own words.
+            other => Self::Io(io::Error::other(other)),
         }
     }
 }

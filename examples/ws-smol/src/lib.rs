@@ -1,8 +1,8 @@
 //! A small WebSocket adapter for [smol](https://docs.rs/smol), written
 //! against ws-proto's public API only: the worked example of the adapter
-//! author's guide (`docs/adapter-guide.md`).
+//! author's guide (`ws_proto::guide`, the crate's GUIDE.md).
 //!
-//! Everything about the protocol (the handshake checks, framing, masking,
+//! Everything about the protocol (the opening handshake, framing, masking,
 //! UTF-8, limits, answering pings, the close handshake, who closes the
 //! transport first, every timer) is the core's. This crate only moves bytes
 //! between a smol transport and a [`ws_proto::Connection`], and sleeps

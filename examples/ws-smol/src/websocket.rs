@@ -1,22 +1,25 @@
 //! The driver: a transport, a core, and the loop between them.
 //!
-//! Nothing here is a protocol rule. Each call runs the same loop, in this
-//! order, until it has something for the caller:
+//! Nothing here is a protocol rule. Every call, the opening handshake
+//! included, runs the same loop ([`WebSocket::drive`]) until the core has
+//! something for the caller:
 //!
 //! 1. write what the core queued (vectored, racing the core's deadline so
 //!    a peer that stops reading cannot hold us past the close timeout);
-//! 2. hand out the core's next event;
+//! 2. poll the core for its next event;
 //! 3. once the core says the transport should close, close it;
-//! 4. wait for the transport or the core's deadline, whichever is first,
-//!    and feed the core what happened (bytes, end of stream, the time).
+//! 4. read into the core's buffer and feed it what happened (bytes, end of
+//!    stream), or sleep until the core's deadline and tell it the time.
 
 use std::io::{self, IoSlice};
 use std::time::Instant;
 
+use bytes::BytesMut;
 use smol::future::{self, FutureExt};
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::Timer;
-use ws_proto::{CloseCode, CloseFrame, Connection, Event, Message, ReadyState};
+use ws_proto::handshake::ServerResponse;
+use ws_proto::{CloseCode, CloseFrame, Connection, Event, Message, ReadBufferPool, ReadyState};
 
 use crate::Error;
 
@@ -24,9 +27,7 @@ use crate::Error;
 const HIGH_WATER_MARK: usize = 64 * 1024;
 /// At most this many queued chunks go into one vectored write.
 const MAX_SLICES: usize = 32;
-/// Reads are at least this large (the core's hint is 0 between frames)...
-const MIN_READ: usize = 8 * 1024;
-/// ...and at most this large, however large the frame being read.
+/// A read fills at most this much of the room the core prepared.
 const MAX_READ: usize = 256 * 1024;
 
 /// A WebSocket over a smol transport `S`, after the opening handshake.
@@ -54,8 +55,12 @@ const MAX_READ: usize = 256 * 1024;
 pub struct WebSocket<S> {
     io: S,
     conn: Connection,
-    /// The last message (a close, or an error) has been handed out.
+    /// Sizes the reads and keeps the read buffer while the connection idles.
+    pool: ReadBufferPool,
+    /// The last event (a close) has been handed out, or the connection failed.
     ended: bool,
+    /// Why the connection failed, reported once the transport is closed.
+    error: Option<Error>,
     /// The transport is closed or broken; nothing more happens.
     done: bool,
 }
@@ -69,10 +74,14 @@ enum Woke {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
-    /// Drives `conn` over `io`, a transport on which the opening handshake
-    /// is done. Hand `conn` the bytes that followed the handshake first.
-    /// Build `conn` with `deliver_fragments(false)` (the default): this
-    /// adapter hands out whole messages only.
+    /// Drives `conn` over `io`. For a transport whose opening handshake was
+    /// done elsewhere, with a connection from [`Connection::new`] or
+    /// [`Connection::with_extensions`]; hand `conn` the bytes that followed
+    /// the handshake first. ([`accept`](crate::accept) and
+    /// [`client`](crate::client) build theirs with [`Connection::server`]
+    /// and [`Connection::client`].) With
+    /// [`Config::deliver_fragments`](ws_proto::Config::deliver_fragments)
+    /// on, [`recv`](Self::recv) hands out [`Message::Fragment`] pieces.
     ///
     /// ```
     /// # #[cfg(unix)] {
@@ -85,7 +94,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Self {
             io,
             conn,
+            pool: ReadBufferPool::new(),
             ended: false,
+            error: None,
             done: false,
         }
     }
@@ -104,9 +115,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         self.conn.ready_state()
     }
 
+    /// How many bytes are queued and not yet written (the core's
+    /// [`buffered_amount`](Connection::buffered_amount), like the browser's
+    /// `WebSocket.bufferedAmount`): 0 after [`send`](Self::send) or
+    /// [`flush`](Self::flush), at most about 64 KiB after [`feed`](Self::feed).
+    ///
+    /// ```
+    /// # #[cfg(unix)] {
+    /// # use ws_smol_example::ws_proto::{Config, Connection, Role};
+    /// # let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+    /// # let ws = ws_smol_example::WebSocket::new(smol::Async::new(a).unwrap(), Connection::new(Role::Server, Config::default()));
+    /// assert_eq!(ws.buffered_amount(), 0);
+    /// # }
+    /// ```
+    pub fn buffered_amount(&self) -> usize {
+        self.conn.buffered_amount()
+    }
+
     /// The next message; `None` once the connection has ended. The last
     /// message is a [`Message::Close`] (the peer's frame, or code 1006 if
     /// the transport ended, failed or timed out without one) or an error.
+    ///
+    /// Cancel-safe: dropping the future (a timeout, a `select`) loses
+    /// nothing; the next call carries on.
     ///
     /// ```no_run
     /// # async fn demo(mut ws: ws_smol_example::WebSocket<smol::net::TcpStream>) {
@@ -117,47 +148,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// ```
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         loop {
-            if self.done {
-                return None;
-            }
-            // 1. Write what is queued: pongs, the close reply, keepalive pings.
-            if let Err(err) = self.write_queued().await {
-                return self.broken(err);
-            }
-            // 2. The next event. Ping answers and close replies are already
-            //    queued by the core; step 1 writes them on the next call.
-            if !self.ended {
-                match self.conn.poll_event() {
-                    Ok(Some(event)) => {
-                        if let Event::Close(_) = event {
-                            self.ended = true;
-                        }
-                        // `None` only for fragments, which this adapter turned off.
-                        if let Some(message) = event.into_message() {
-                            return Some(Ok(message));
-                        }
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(err) => {
-                        // The core queued the close frame with the error's code.
-                        self.ended = true;
-                        return Some(Err(Error::from(err)));
-                    }
-                }
-            }
-            // 3. The core decides when the transport closes (the server
-            //    first, the client after the server or a timeout).
-            if self.conn.should_close_transport() {
-                let _ = self.io.close().await;
-                self.done = true;
-                continue;
-            }
-            // 4. Wait for bytes or the deadline, and tell the core.
-            match self.read_or_timer().await {
-                Woke::Io(0) => self.conn.receive_eof(),
-                Woke::Io(_) => {}
-                Woke::Timer => self.conn.handle_timeout(Instant::now()),
+            // Every event is a message, but the opening handshake's.
+            if let Some(item) = self.drive().await?.map(Event::into_message).transpose() {
+                return Some(item);
             }
         }
     }
@@ -177,9 +170,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// Queues a message and writes only while more than 64 KiB is queued
-    /// (the core's [`buffered_amount`](Connection::buffered_amount)): many
-    /// small messages go out in few writes. [`flush`](Self::flush) writes
-    /// the rest.
+    /// (see [`buffered_amount`](Self::buffered_amount)): many small
+    /// messages go out in few writes. [`flush`](Self::flush) writes the rest.
     ///
     /// ```no_run
     /// # async fn demo(mut ws: ws_smol_example::WebSocket<smol::net::TcpStream>) -> Result<(), ws_smol_example::Error> {
@@ -232,14 +224,73 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Ok(answer)
     }
 
-    /// The transport failed while writing: report it once, then end.
-    fn broken(&mut self, err: io::Error) -> Option<Result<Message, Error>> {
-        self.done = true;
-        if self.ended {
-            return None;
+    /// The opening handshake's step: the loop, until the core's next event
+    /// (the request, or the response) or why the handshake failed.
+    pub(crate) async fn handshake_event(&mut self) -> Result<Event, Error> {
+        self.drive().await.unwrap_or(Err(Error::ConnectionClosed))
+    }
+
+    /// Server: answers the request the core reported (see
+    /// [`Connection::respond`]). An acceptance opens the connection and is
+    /// written at once; a refusal fails it: written, and its error returned.
+    pub(crate) async fn respond(&mut self, answer: ServerResponse) -> Result<(), Error> {
+        self.conn.respond(answer)?;
+        match self.conn.ready_state() {
+            ReadyState::Open => self.flush().await,
+            _ => self.handshake_event().await.map(drop),
         }
-        self.ended = true;
-        Some(Err(Error::Io(err)))
+    }
+
+    /// The loop: runs until the core has an event for the caller, or the
+    /// connection has failed (the error) or ended (`None`). Cancel-safe:
+    /// every await leaves the core and this state consistent.
+    async fn drive(&mut self) -> Option<Result<Event, Error>> {
+        loop {
+            // A failure is reported once what the connection owed the peer
+            // (a close frame, an error response, a refusal) is written and
+            // the transport closed.
+            if self.done {
+                return self.error.take().map(Err);
+            }
+            // 1. Write what the core queued: the handshake, pongs, the close
+            //    reply, keepalive pings.
+            if let Err(err) = self.write_queued().await {
+                self.fail(Error::Io(err));
+                self.done = true;
+                continue;
+            }
+            // 2. Poll the core: its next event, or why the connection failed.
+            if !self.ended {
+                match self.conn.poll_event() {
+                    Ok(Some(event)) => {
+                        self.ended = matches!(event, Event::Close(_));
+                        return Some(Ok(event));
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        self.fail(err.into());
+                        continue;
+                    }
+                }
+            }
+            // 3. The core decides when the transport closes (the server
+            //    first, the client after the server, a failure or a timeout).
+            if self.conn.should_close_transport() {
+                let _ = self.io.close().await;
+                self.done = true;
+                continue;
+            }
+            // 4. Read and feed, or sleep until the core's deadline.
+            self.read_or_sleep().await;
+        }
+    }
+
+    /// The connection failed: the first failure is the one reported.
+    fn fail(&mut self, err: Error) {
+        if !self.ended {
+            self.ended = true;
+            self.error = Some(err);
+        }
     }
 
     /// Writes until the core's queue is empty (or the core drops it: the
@@ -262,37 +313,75 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             count += 1;
         }
         let write = async { io.write_vectored(&slices[..count]).await.map(Woke::Io) };
-        let woke = write.or(sleep_until(deadline)).await?;
-        match woke {
+        match write.or(sleep_until(deadline)).await? {
             Woke::Io(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Woke::Io(n) => self.conn.advance_transmit(n),
-            Woke::Timer => self.conn.handle_timeout(Instant::now()),
+            Woke::Io(n) => conn.advance_transmit(n),
+            Woke::Timer => conn.handle_timeout(Instant::now()),
         }
         Ok(())
     }
 
-    /// Reads straight into the core's buffer, sized by its hint, or waits
-    /// for its deadline. A failed read counts as the end of the transport:
-    /// the core then reports code 1006, as for any drop.
-    async fn read_or_timer(&mut self) -> Woke {
+    /// Reads straight into the core's buffer (sized by the core for the
+    /// frame in progress) and feeds it the result, or sleeps until the
+    /// core's deadline and tells it the time. A failed read counts as the
+    /// end of the transport: the core then reports code 1006, as for any drop.
+    async fn read_or_sleep(&mut self) {
         let deadline = self.conn.poll_timeout(Instant::now());
-        let Self { io, conn, .. } = self;
-        let want = conn.receive_size_hint().clamp(MIN_READ, MAX_READ);
-        // Append only: what is already in the buffer belongs to a frame.
-        let buf = conn.receive_buffer();
-        let start = buf.len();
-        buf.resize(start + want, 0);
+        let Self { io, conn, pool, .. } = self;
         let woke = {
-            let read = async { io.read(&mut buf[start..]).await.map(Woke::Io) };
-            read.or(sleep_until(deadline)).await
+            let mut room = ReadRoom::new(conn.prepare_receive_buffer(pool));
+            let read = async { io.read(room.bytes()).await.map(Woke::Io) };
+            let woke = read.or(sleep_until(deadline)).await;
+            if let Ok(Woke::Io(n)) = woke {
+                room.keep(n);
+            }
+            woke
         };
-        let woke = woke.unwrap_or(Woke::Io(0));
-        let n = match woke {
-            Woke::Io(n) => n,
-            Woke::Timer => 0,
-        };
-        buf.truncate(start + n);
-        woke
+        match woke {
+            Ok(Woke::Io(0)) | Err(_) => conn.receive_eof(),
+            Ok(Woke::Io(_)) => {}
+            Ok(Woke::Timer) => {
+                // Nothing came: an idle connection holds no read buffer.
+                conn.release_receive_buffer(pool);
+                conn.handle_timeout(Instant::now());
+            }
+        }
+    }
+}
+
+/// Room for one read, appended (zeroed) to the core's read buffer. When it
+/// is dropped (the read done, or the `recv` future dropped while waiting)
+/// the buffer is cut back to the bytes actually read, so the zeroes never
+/// reach the core.
+struct ReadRoom<'a> {
+    buf: &'a mut BytesMut,
+    /// The buffer's length to keep: what it held, plus what was read.
+    kept: usize,
+}
+
+impl<'a> ReadRoom<'a> {
+    /// The room the core prepared, up to [`MAX_READ`] (no reallocation).
+    fn new(buf: &'a mut BytesMut) -> Self {
+        let kept = buf.len();
+        let room = (buf.capacity() - kept).min(MAX_READ);
+        buf.resize(kept + room, 0);
+        Self { buf, kept }
+    }
+
+    /// Where the read goes.
+    fn bytes(&mut self) -> &mut [u8] {
+        &mut self.buf[self.kept..]
+    }
+
+    /// The read put `n` bytes there: keep them.
+    fn keep(&mut self, n: usize) {
+        self.kept += n;
+    }
+}
+
+impl Drop for ReadRoom<'_> {
+    fn drop(&mut self) {
+        self.buf.truncate(self.kept);
     }
 }
 

@@ -12,7 +12,7 @@ use smol::future::FutureExt;
 use smol::io::AsyncReadExt;
 use smol::net::{TcpListener, TcpStream};
 use smol::Timer;
-use ws_smol_example::ws_proto::handshake::ResponseError;
+use ws_smol_example::ws_proto::handshake::{HandshakeError, ResponseError};
 use ws_smol_example::{
     accept_with, client, connect, ClientRequest, CloseCode, CloseFrame, Config, Error, Message,
     ServerResponse,
@@ -162,12 +162,13 @@ fn a_refusal_is_a_clear_error() {
             .await
             .expect_err("refused");
         match &err {
-            Error::Response(ResponseError::Rejected(rejection)) => {
+            Error::Handshake(HandshakeError::Response(ResponseError::Rejected(rejection))) => {
                 assert_eq!(rejection.status, 404);
                 assert_eq!(rejection.body, b"no such room");
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(err.status(), Some(404));
         assert!(err.to_string().contains("404"), "{err}");
     });
 }
@@ -217,5 +218,47 @@ fn close_is_bounded_when_the_peer_never_answers() {
             took >= Duration::from_millis(250) && took < Duration::from_secs(5),
             "{took:?}"
         );
+    });
+}
+
+#[test]
+fn a_recv_given_up_loses_nothing() {
+    run(async {
+        let (addr, _ends) = echo_server().await;
+        let (mut ws, _) = connect(&format!("ws://{addr}/")).await.unwrap();
+        // A recv dropped while it waits (here by a timer, as with a timeout
+        // or a select) leaves nothing behind in the read buffer.
+        let gave_up = async { ws.recv().await.map(|_| ()) }
+            .or(async {
+                Timer::after(Duration::from_millis(100)).await;
+                None
+            })
+            .await;
+        assert!(gave_up.is_none(), "nothing to read yet");
+        ws.send(Message::text("after")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::text("after"));
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
+    });
+}
+
+#[test]
+fn fragments_come_out_as_fragments_when_asked_for() {
+    run(async {
+        let (addr, _ends) = echo_server().await;
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let request = ClientRequest::from_url(&format!("ws://{addr}/")).unwrap();
+        let config = Config::default().deliver_fragments(true);
+        let (mut ws, _) = client(request, tcp, config).await.unwrap();
+        assert_eq!(ws.buffered_amount(), 0);
+        ws.send(Message::text("whole")).await.unwrap();
+        // The echo is one frame: a single fragment, first and last.
+        match ws.recv().await.unwrap().unwrap() {
+            Message::Fragment(piece) => {
+                assert!(piece.is_first && piece.is_last, "{piece:?}");
+                assert_eq!(&piece.data[..], b"whole");
+            }
+            other => panic!("expected a fragment, got {other:?}"),
+        }
+        ws.close(CloseCode::NORMAL, "").await.unwrap();
     });
 }
