@@ -493,7 +493,8 @@ impl<S: Transport> WebSocket<S> {
     /// that room means zeroing it first. For a large frame the room is
     /// about as large as the data, but a small message would pay for
     /// zeroing 4 KiB per read; those reads go through `scratch`, zeroed
-    /// once, and only the bytes read are copied.
+    /// once, and only the bytes read are copied (into the core's buffer as
+    /// it is when they fit, as prepared otherwise).
     fn read_some(&mut self) -> io::Result<usize> {
         let hint = self.conn.receive_size_hint();
         if hint <= SMALL_READ || self.reported {
@@ -503,9 +504,15 @@ impl<S: Transport> WebSocket<S> {
                 self.scratch = vec![0; SMALL_READ].into_boxed_slice();
             }
             let n = self.stream.read(&mut self.scratch)?;
-            self.conn
-                .prepare_receive_buffer(&mut self.pool)
-                .extend_from_slice(&self.scratch[..n]);
+            let buf = self.conn.receive_buffer();
+            // Bytes that fit go where the last read's went; otherwise the
+            // core prepares the buffer (the pool's spare, or room to grow).
+            let buf = if buf.capacity() - buf.len() >= n {
+                buf
+            } else {
+                self.conn.prepare_receive_buffer(&mut self.pool)
+            };
+            buf.extend_from_slice(&self.scratch[..n]);
             return Ok(n);
         }
         let buf = self.conn.prepare_receive_buffer(&mut self.pool);
