@@ -9,9 +9,9 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use ws_proto::handshake::{ClientRequest, Response};
-use ws_proto::Config;
+use ws_proto::{Config, Connection};
 
-use crate::handshake::{client_handshake, within};
+use crate::handshake::open_client;
 use crate::{Error, WebSocketStream};
 
 /// How [`connect_with`] secures a `wss://` connection.
@@ -103,29 +103,48 @@ pub async fn connect_with(
     config: Config,
     connector: Option<Connector>,
 ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
-    let limit = config.get_handshake_timeout();
-    within(limit, connect_unbounded(request, config, connector)).await
+    let (host, port, secure) = (
+        request.host().to_owned(),
+        request.port(),
+        request.is_secure(),
+    );
+    let mut conn = Connection::client(request, config);
+    // The core's handshake timer starts now and bounds TCP and TLS too.
+    let now = tokio::time::Instant::now().into_std();
+    let deadline = conn.poll_timeout(now).unwrap_or(now);
+    let stream =
+        tokio::time::timeout_at(deadline.into(), transport(&host, port, secure, connector));
+    match stream.await {
+        Ok(stream) => open_client(stream?, conn).await,
+        Err(_elapsed) => {
+            conn.handle_timeout(deadline);
+            Err(conn
+                .poll_event()
+                .err()
+                .map_or(Error::ConnectionClosed, Error::from))
+        }
+    }
 }
 
-async fn connect_unbounded(
-    request: ClientRequest,
-    config: Config,
+/// TCP (with `TCP_NODELAY`), then TLS for `wss://`.
+async fn transport(
+    host: &str,
+    port: u16,
+    secure: bool,
     connector: Option<Connector>,
-) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
-    let tcp = TcpStream::connect((request.host(), request.port())).await?;
+) -> Result<MaybeTlsStream, Error> {
+    let tcp = TcpStream::connect((host, port)).await?;
     tcp.set_nodelay(true)?;
-    let stream = if request.is_secure() {
-        secure(tcp, &request, connector).await?
-    } else {
-        MaybeTlsStream::Plain(tcp)
-    };
-    client_handshake(request, stream, config).await
+    match secure {
+        true => self::secure(tcp, host, connector).await,
+        false => Ok(MaybeTlsStream::Plain(tcp)),
+    }
 }
 
 #[cfg(feature = "rustls")]
 async fn secure(
     tcp: TcpStream,
-    request: &ClientRequest,
+    host: &str,
     connector: Option<Connector>,
 ) -> Result<MaybeTlsStream, Error> {
     use tokio_rustls::rustls::pki_types::ServerName;
@@ -135,8 +154,7 @@ async fn secure(
         Some(Connector::Rustls(config)) => config,
         Some(Connector::Plain) => return Err(plain_for_wss()),
     };
-    let name =
-        ServerName::try_from(request.host().to_owned()).map_err(|err| Error::Tls(Box::new(err)))?;
+    let name = ServerName::try_from(host.to_owned()).map_err(|err| Error::Tls(Box::new(err)))?;
     let tls = tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
@@ -147,7 +165,7 @@ async fn secure(
 #[cfg(not(feature = "rustls"))]
 async fn secure(
     _tcp: TcpStream,
-    _request: &ClientRequest,
+    _host: &str,
     connector: Option<Connector>,
 ) -> Result<MaybeTlsStream, Error> {
     match connector {

@@ -1,30 +1,29 @@
-//! The opening handshake over any transport, for both roles. The core
-//! builds, parses and checks the HTTP messages; this module writes and reads
-//! them.
+//! The opening handshake over any transport, for both roles. The core runs
+//! it ([`Connection::server`], [`Connection::client`]): it builds, parses and
+//! checks the HTTP messages, runs the handshake timer and answers bad
+//! requests. The driver that moves the messages moves its bytes too, and
+//! hands the core's request or response to this module instead of messages.
 
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
-use std::time::Duration;
+use std::future::{poll_fn, Future};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
-use ws_proto::{Config, Connection, Role};
+use ws_proto::{Config, Connection};
 
+use crate::driver::{Opened, Shared};
 use crate::{Error, WebSocketStream};
-
-/// Handshake reads go through a buffer of this size; the core bounds the
-/// whole head (16 KiB by default).
-const HEAD_READ: usize = 2048;
 
 /// Runs the client's opening handshake over a transport you connected
 /// yourself (TCP with your own socket options, a proxy tunnel, a Unix
 /// socket): writes the request, reads and checks the answer, within
-/// [`Config::handshake_timeout`] ([`Error::HandshakeTimedOut`] otherwise).
+/// [`Config::handshake_timeout`] (else [`Error::Handshake`] with
+/// [`HandshakeError::TimedOut`](ws_proto::handshake::HandshakeError::TimedOut)).
 ///
 /// A server (or proxy) answering with another status than 101 gives
-/// [`Error::Response`] with [`ResponseError::Rejected`](ws_proto::handshake::ResponseError::Rejected):
-/// its message names the status and the likely cause.
+/// [`Error::Handshake`] with
+/// [`ResponseError::Rejected`](ws_proto::handshake::ResponseError::Rejected):
+/// its message names the status and the likely cause, and
+/// [`Error::status`] the status.
 ///
 /// ```
 /// use ws_tokio::{client, ClientRequest, Config};
@@ -38,48 +37,22 @@ const HEAD_READ: usize = 2048;
 /// # Ok(())
 /// # }
 /// ```
-pub async fn client<S>(
+pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
     request: ClientRequest,
     stream: S,
     config: Config,
-) -> Result<(WebSocketStream<S>, Response), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let limit = config.get_handshake_timeout();
-    within(limit, client_handshake(request, stream, config)).await
+) -> Result<(WebSocketStream<S>, Response), Error> {
+    open_client(stream, Connection::client(request, config)).await
 }
 
-/// [`client`] without the time limit, for callers that bound a larger
-/// whole (TCP connect, TLS and the handshake in `connect_with`).
-pub(crate) async fn client_handshake<S>(
-    request: ClientRequest,
-    mut stream: S,
-    config: Config,
-) -> Result<(WebSocketStream<S>, Response), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut config = config;
-    let (bytes, pending) = request
-        .offer_extensions(&config)
-        .into_handshake(config.randomness_mut());
-    stream.write_all(&bytes).await?;
-    stream.flush().await?;
-    let mut head = Vec::new();
-    loop {
-        read_more(&mut stream, &mut head, Peer::Server).await?;
-        if let Some((response, used)) = pending.parse_response(&head)? {
-            let extensions = response.negotiated().clone();
-            let mut conn = Connection::with_extensions(
-                Role::Client,
-                config.deliver_fragments(false),
-                extensions,
-            );
-            conn.receive(&head[used..]);
-            return Ok((WebSocketStream::from_connection(stream, conn), response));
-        }
-    }
+/// [`client`] with the connection built (and its timer started) already.
+pub(crate) async fn open_client<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    conn: Connection,
+) -> Result<(WebSocketStream<S>, Response), Error> {
+    let (ws, response) = open(stream, conn, Request::accept).await?;
+    // A client connection reports a response, never a request.
+    Ok((ws, *response.ok_or(Error::ConnectionClosed)?))
 }
 
 /// Accepts a WebSocket connection on a freshly accepted transport, with the
@@ -112,13 +85,16 @@ where
 /// refusal such as [`ServerResponse::reject`].
 ///
 /// A request that fails the protocol's checks gets the matching error
-/// response ([`ServerResponse::from_error`]) and [`Error::Request`]; a
-/// refusal is written back and returned as [`Error::Rejected`] with its
-/// status. Bytes that followed the request go to the connection. To keep
-/// the request (its path, cookies), clone it out of the callback. A client
-/// that does not finish its request within [`Config::handshake_timeout`]
-/// (10 s by default; a slowloris attack) gets [`Error::HandshakeTimedOut`]
-/// and its transport is dropped.
+/// response and [`Error::Handshake`] with
+/// [`HandshakeError::Request`](ws_proto::handshake::HandshakeError::Request);
+/// a refusal is written back and returned as
+/// [`HandshakeError::Refused`](ws_proto::handshake::HandshakeError::Refused)
+/// ([`Error::status`] gives its status). Bytes that followed the request go
+/// to the connection. To keep the request (its path, cookies), clone it out
+/// of the callback. A client that does not finish its request within
+/// [`Config::handshake_timeout`] (10 s by default; a slowloris attack) gets
+/// [`HandshakeError::TimedOut`](ws_proto::handshake::HandshakeError::TimedOut)
+/// and its transport is closed.
 ///
 /// ```
 /// use ws_tokio::{accept_with, Config, Request, ServerResponse};
@@ -177,101 +153,39 @@ where
 {
     // Not an `async fn`: the future returned is one box, so a task that
     // accepts and then serves for hours stays small.
-    let limit = config.get_handshake_timeout();
-    let head = prefix.to_vec();
-    within(limit, accept_handshake(stream, head, config, callback))
+    let mut conn = Connection::server(config);
+    conn.receive(prefix);
+    Box::pin(async move { Ok(open(stream, conn, callback).await?.0) })
 }
 
-async fn accept_handshake<S, F>(
-    mut stream: S,
-    mut head: Vec<u8>,
-    config: Config,
-    callback: F,
-) -> Result<WebSocketStream<S>, Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&Request) -> ServerResponse,
-{
-    let (request, used) = loop {
-        match Request::parse(&head) {
-            Ok(Some(found)) => break found,
-            Ok(None) => read_more(&mut stream, &mut head, Peer::Client).await?,
-            Err(err) => {
-                refuse(&mut stream, &ServerResponse::from_error(&err)).await;
-                return Err(Error::Request(err));
-            }
+/// Runs the core's opening handshake over `stream` with the message driver.
+/// Server: answers the request with `callback`, writes an acceptance and
+/// returns the open stream. Client: returns the open stream and the checked
+/// response. On failure (a bad request or answer, a refusal, the timeout,
+/// the peer closing) writes what the core queued, shuts the transport down
+/// and returns the error.
+async fn open<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    conn: Connection,
+    callback: impl FnOnce(&Request) -> ServerResponse,
+) -> Result<(WebSocketStream<S>, Option<Box<Response>>), Error> {
+    let shared = Shared::new(stream, conn);
+    let mut opened = poll_fn(|cx| shared.poll_opening(cx)).await;
+    if let Some(Ok(Opened::Request(request))) = &opened {
+        shared.respond(callback(request))?;
+        // Accepted (the 101 written as far as the transport takes it
+        // without waiting), or the refusal as the handshake's error.
+        opened = poll_fn(|cx| shared.poll_opening(cx)).await;
+    }
+    let response = match opened {
+        Some(Ok(Opened::Response(response))) => Some(response),
+        Some(Ok(_)) => None,
+        Some(Err(err)) => {
+            // Write the error response or refusal, shut the transport down.
+            while poll_fn(|cx| shared.poll_opening(cx)).await.is_some() {}
+            return Err(err);
         }
+        None => return Err(Error::ConnectionClosed),
     };
-    let (response, extensions) = request.accept_extensions(callback(&request), &config);
-    if !response.is_accept() {
-        refuse(&mut stream, &response).await;
-        return Err(Error::Rejected {
-            status: response.status(),
-        });
-    }
-    stream.write_all(&response.to_bytes()).await?;
-    stream.flush().await?;
-    let mut conn =
-        Connection::with_extensions(Role::Server, config.deliver_fragments(false), extensions);
-    conn.receive(&head[used..]);
-    Ok(WebSocketStream::from_connection(stream, conn))
-}
-
-/// Writes a refusal and closes the transport; failures are ignored, as the
-/// refusal is the outcome either way.
-async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, response: &ServerResponse) {
-    if stream.write_all(&response.to_bytes()).await.is_ok() {
-        let _ = stream.shutdown().await;
-    }
-}
-
-/// Runs a handshake within `limit`, in one box: the handshake's state
-/// (buffers, the request, the config) and its timer live on the heap only
-/// while the handshake runs, and the future that callers keep inline (in
-/// the future of every task that accepts a connection and then serves it
-/// for hours) is one pointer. The clock starts at the first poll.
-pub(crate) fn within<T, F>(
-    limit: Duration,
-    handshake: F,
-) -> Pin<Box<impl Future<Output = Result<T, Error>>>>
-where
-    F: Future<Output = Result<T, Error>>,
-{
-    Box::pin(async move {
-        tokio::time::timeout(limit, handshake)
-            .await
-            .unwrap_or(Err(Error::HandshakeTimedOut { after: limit }))
-    })
-}
-
-/// Who we wait for during the handshake, for the end-of-stream message.
-#[derive(Clone, Copy)]
-enum Peer {
-    Server,
-    Client,
-}
-
-/// Appends what the transport has to `head` (read straight into its spare
-/// room, so no buffer lives in the future across the wait); end of stream
-/// is an error.
-async fn read_more<S: AsyncRead + Unpin>(
-    stream: &mut S,
-    head: &mut Vec<u8>,
-    peer: Peer,
-) -> Result<(), Error> {
-    head.reserve(HEAD_READ);
-    let n = stream.read_buf(head).await?;
-    if n == 0 {
-        let message = match peer {
-            // A server that accepts TCP but closes before answering is
-            // usually a proxy or load balancer that refuses upgrades.
-            Peer::Server => "connection closed during the opening handshake (a proxy or load balancer that does not pass WebSocket upgrades?)",
-            Peer::Client => "connection closed by the client during the opening handshake",
-        };
-        return Err(Error::Io(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            message,
-        )));
-    }
-    Ok(())
+    Ok((WebSocketStream::from_shared(shared), response))
 }

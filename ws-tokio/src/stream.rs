@@ -143,9 +143,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// # let _ = ws;
     /// ```
     pub fn from_connection(stream: S, conn: Connection) -> Self {
-        Self {
-            shared: Shared::new(stream, conn),
-        }
+        Self::from_shared(Shared::new(stream, conn))
+    }
+
+    /// The stream over a driver that has run the opening handshake.
+    pub(crate) fn from_shared(shared: Arc<Shared<S>>) -> Self {
+        Self { shared }
     }
 
     /// The next message, `None` once the connection has ended. The last

@@ -27,6 +27,7 @@ use std::task::{ready, Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
+use ws_proto::handshake::{Request, Response, ServerResponse};
 use ws_proto::{CloseCode, Connection, Message, SendError};
 
 use self::wakers::{Side, WriteWakers};
@@ -53,6 +54,16 @@ enum ReadPhase {
     Draining,
     /// The stream has ended.
     Done,
+}
+
+/// What the opening handshake hands out instead of messages.
+pub(crate) enum Opened {
+    /// Server: the client's request, to answer with [`Shared::respond`].
+    Request(Box<Request>),
+    /// Client: the server's checked 101; the connection is open.
+    Response(Box<Response>),
+    /// Server: the request was accepted; the connection is open.
+    Accepted,
 }
 
 /// Everything behind the lock.
@@ -144,6 +155,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
     pub(crate) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         let mut state = self.state();
         state.poll_next(cx)
+    }
+
+    /// The handshake's poll: the next [`Opened`] event or the handshake's
+    /// error (after which polling on writes what the core queued and shuts
+    /// the transport down, until `None`).
+    pub(crate) fn poll_opening(&self, cx: &mut Context<'_>) -> Poll<Option<Result<Opened, Error>>> {
+        self.state().poll_opening(cx)
+    }
+
+    /// Server: answers the request (see [`Connection::respond`]).
+    pub(crate) fn respond(&self, answer: ServerResponse) -> Result<(), Error> {
+        Ok(self.state().conn.respond(answer)?)
     }
 
     /// `Sink::poll_ready`: waits while more than the high-water mark is queued.

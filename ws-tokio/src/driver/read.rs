@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ws_proto::{Event, Message, ReadyState};
 
 use super::wakers::Side;
-use super::{ReadPhase, State};
+use super::{Opened, ReadPhase, State};
 use crate::{spare, Error};
 
 /// Reads with nothing buffered go through a stack buffer of this size, so an
@@ -99,6 +99,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
+        self.poll_items(cx, Self::next_message)
+    }
+
+    /// The handshake's poll: the same loop as [`poll_next`](Self::poll_next),
+    /// handing out the core's [`Opened`] events (and the handshake's error)
+    /// instead of messages.
+    pub(super) fn poll_opening(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Opened, Error>>> {
+        self.poll_items(cx, Self::next_opened)
+    }
+
+    /// The read loop, for messages or the handshake's events (`next` takes
+    /// the next one from the core): write what the core queued, run its
+    /// timers, read, feed, until `next` has an item or the task must wait.
+    #[inline(always)]
+    fn poll_items<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        next: impl Fn(&mut Self) -> Option<Result<T, Error>>,
+    ) -> Poll<Option<Result<T, Error>>> {
         if !self
             .reader_waker
             .as_ref()
@@ -110,7 +132,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
             match self.phase {
                 ReadPhase::Done => return Poll::Ready(None),
                 ReadPhase::Reading => {
-                    if let Some(item) = self.next_event() {
+                    if let Some(item) = next(self) {
                         self.settle(cx);
                         return Poll::Ready(Some(item));
                     }
@@ -120,7 +142,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
                         }
                         // The transport is gone: the core reports 1006 now.
                         self.conn.receive_eof();
-                        if let Some(item) = self.next_event() {
+                        if let Some(item) = next(self) {
                             return Poll::Ready(Some(item));
                         }
                         self.phase = ReadPhase::Done;
@@ -199,28 +221,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
 
     /// The core's next event as a stream item, if it has one; moves to
     /// draining on the last one.
-    fn next_event(&mut self) -> Option<Result<Message, Error>> {
-        loop {
-            let message = match self.conn.poll_event() {
-                Ok(None) => return None,
-                Ok(Some(Event::Text(text))) => Message::Text(text),
-                Ok(Some(Event::Binary(data))) => Message::Binary(data),
-                Ok(Some(Event::Ping(data))) => Message::Ping(data),
-                Ok(Some(Event::Pong(data))) => Message::Pong(data),
-                Ok(Some(Event::Close(frame))) => {
-                    self.end_reading();
-                    return Some(Ok(Message::Close(frame)));
-                }
-                Err(err) => {
-                    self.end_reading();
-                    return Some(Err(Error::from(err)));
-                }
-                // A fragment: only a connection built with fragment delivery
-                // on makes them, and the stream has no item for one (see
-                // `WebSocketStream::from_connection`).
-                Ok(Some(_)) => continue,
-            };
-            return Some(Ok(message));
+    fn next_message(&mut self) -> Option<Result<Message, Error>> {
+        let message = match self.conn.poll_event() {
+            Ok(None) => return None,
+            Ok(Some(Event::Text(text))) => Message::Text(text),
+            Ok(Some(Event::Binary(data))) => Message::Binary(data),
+            Ok(Some(Event::Ping(data))) => Message::Ping(data),
+            Ok(Some(Event::Pong(data))) => Message::Pong(data),
+            Ok(Some(Event::Fragment(piece))) => Message::Fragment(piece),
+            Ok(Some(Event::Close(frame))) => {
+                self.end_reading();
+                return Some(Ok(Message::Close(frame)));
+            }
+            Err(err) => {
+                self.end_reading();
+                return Some(Err(Error::from(err)));
+            }
+            // The handshake's events come before the stream exists, and
+            // events added to the core later have no message yet.
+            Ok(Some(_)) => return None,
+        };
+        Some(Ok(message))
+    }
+
+    /// The core's next handshake event ([`Opened`]), or the handshake's error.
+    fn next_opened(&mut self) -> Option<Result<Opened, Error>> {
+        // Server, after the acceptance: the events that follow are messages.
+        if self.conn.ready_state() == ReadyState::Open {
+            return Some(Ok(Opened::Accepted));
+        }
+        match self.conn.poll_event() {
+            Ok(Some(Event::Request(request))) => Some(Ok(Opened::Request(request))),
+            Ok(Some(Event::Response(response))) => Some(Ok(Opened::Response(response))),
+            Ok(_) => None,
+            Err(err) => {
+                self.end_reading();
+                Some(Err(Error::from(err)))
+            }
         }
     }
 
