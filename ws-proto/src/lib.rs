@@ -103,8 +103,9 @@
 extern crate alloc;
 
 /// How to write an adapter for another runtime, step by step (the crate's
-/// GUIDE.md). The snippets are fragments of the `examples/ws-smol` adapter in
-/// the repository, which is built and tested as a whole.
+/// GUIDE.md). Its code blocks are doc tests: a small blocking adapter over
+/// `std::net::TcpStream` runs a real echo and a close. The `examples/ws-smol`
+/// adapter in the repository is the same design on an async runtime.
 #[doc = include_str!("../GUIDE.md")]
 pub mod guide {}
 
