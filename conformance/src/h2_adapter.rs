@@ -29,7 +29,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
+use ws_proto::handshake::{
+    ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
+};
 use ws_proto::{CloseCode, Config, Message, Randomness};
 use ws_tokio::h2::{self, H2Stream};
 use ws_tokio::{Error, WebSocketStream};
@@ -64,21 +66,22 @@ pub struct H2Conn {
 
 /// ws-tokio's `Error` as a [`Failure`], for the HTTP/2 path: the same
 /// mapping as over HTTP/1.1 (see the tokio glue).
-fn failure(err: Error, handshake: bool) -> Failure {
+fn failure(err: Error) -> Failure {
     match err {
-        Error::Rejected { status } => Failure::Refused { status, body: None },
-        Error::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
-            status: rejection.status,
-            body: Some(rejection.body),
+        Error::Handshake(err) => match err {
+            HandshakeError::Refused { status } => Failure::Refused { status, body: None },
+            HandshakeError::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
+                status: rejection.status,
+                body: Some(rejection.body),
+            },
+            HandshakeError::Response(err) => Failure::BadResponse(err.to_string()),
+            HandshakeError::Request(err) => Failure::BadRequest {
+                status: err.status(),
+            },
+            HandshakeError::TimedOut { .. } => Failure::HandshakeTimedOut,
+            HandshakeError::PeerClosed { .. } => Failure::PeerClosedDuringHandshake,
+            other => Failure::Other(other.to_string()),
         },
-        Error::Response(err) => Failure::BadResponse(err.to_string()),
-        Error::Request(err) => Failure::BadRequest {
-            status: err.status(),
-        },
-        Error::HandshakeTimedOut { .. } => Failure::HandshakeTimedOut,
-        Error::Io(err) if handshake && err.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Failure::PeerClosedDuringHandshake
-        }
         Error::Io(err) => Failure::Io(err.kind()),
         Error::Protocol(err) => Failure::Protocol(err.close_code()),
         Error::Send(err) => Failure::SendRefused(err.to_string()),
@@ -223,8 +226,8 @@ where
     let upgrade = upgrade_rx
         .await
         .map_err(|e| bridge_failure("no request reached the adapter", e))?
-        .map_err(|e| failure(e, true))?;
-    let ws = upgrade.await.map_err(|e| failure(e, true))?;
+        .map_err(failure)?;
+    let ws = upgrade.await.map_err(failure)?;
     let (connected, sender) = client.await.map_err(|e| bridge_failure("client task", e))?;
     let (bridge_ws, _) = connected.map_err(|e| bridge_failure("extended CONNECT", e))?;
     let stream = bridge_ws.into_inner();
@@ -294,7 +297,7 @@ async fn client_bridged(
     tokio::spawn(connection);
     let (ws, response) = h2::connect(&sender, request, config)
         .await
-        .map_err(|e| failure(e, true))?;
+        .map_err(failure)?;
     Ok((ws, sender, bridge, response))
 }
 
@@ -419,14 +422,14 @@ impl Conn for H2Conn {
         let Self { ws, runtime, .. } = self;
         block_on_within(runtime, limit, ws.send(message))
             .ok_or(Failure::WaitTimedOut)?
-            .map_err(|e| failure(e, false))
+            .map_err(failure)
     }
 
     fn recv_within(&mut self, limit: Duration) -> Option<Result<Message, Failure>> {
         let Self { ws, runtime, .. } = self;
         match block_on_within(runtime, limit, ws.recv()) {
             None => Some(Err(Failure::WaitTimedOut)),
-            Some(item) => item.map(|r| r.map_err(|e| failure(e, false))),
+            Some(item) => item.map(|r| r.map_err(failure)),
         }
     }
 
@@ -439,7 +442,7 @@ impl Conn for H2Conn {
         let Self { ws, runtime, .. } = self;
         block_on_within(runtime, limit, ws.close(code, reason))
             .ok_or(Failure::WaitTimedOut)?
-            .map_err(|e| failure(e, false))
+            .map_err(failure)
     }
 
     fn buffered_amount(&self) -> Option<usize> {

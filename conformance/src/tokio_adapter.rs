@@ -5,7 +5,9 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use tokio::runtime::{Builder, Runtime};
-use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
+use ws_proto::handshake::{
+    ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
+};
 use ws_proto::{CloseCode, Config, Message};
 use ws_tokio::{Error, WebSocketStream};
 
@@ -23,25 +25,24 @@ pub struct TokioConn {
     runtime: Runtime,
 }
 
-/// ws-tokio's `Error` as a [`Failure`]. `handshake` says whether the error
-/// came from the opening handshake (where the end of the stream means the
-/// peer closed during it). The one place to update when ws-tokio's error
-/// enum changes.
-fn failure(err: Error, handshake: bool) -> Failure {
+/// ws-tokio's `Error` as a [`Failure`]: the core's handshake errors as
+/// they are. The one place to update when ws-tokio's error enum changes.
+fn failure(err: Error) -> Failure {
     match err {
-        Error::Rejected { status } => Failure::Refused { status, body: None },
-        Error::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
-            status: rejection.status,
-            body: Some(rejection.body),
+        Error::Handshake(err) => match err {
+            HandshakeError::Refused { status } => Failure::Refused { status, body: None },
+            HandshakeError::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
+                status: rejection.status,
+                body: Some(rejection.body),
+            },
+            HandshakeError::Response(err) => Failure::BadResponse(err.to_string()),
+            HandshakeError::Request(err) => Failure::BadRequest {
+                status: err.status(),
+            },
+            HandshakeError::TimedOut { .. } => Failure::HandshakeTimedOut,
+            HandshakeError::PeerClosed { .. } => Failure::PeerClosedDuringHandshake,
+            other => Failure::Other(other.to_string()),
         },
-        Error::Response(err) => Failure::BadResponse(err.to_string()),
-        Error::Request(err) => Failure::BadRequest {
-            status: err.status(),
-        },
-        Error::HandshakeTimedOut { .. } => Failure::HandshakeTimedOut,
-        Error::Io(err) if handshake && err.kind() == std::io::ErrorKind::UnexpectedEof => {
-            Failure::PeerClosedDuringHandshake
-        }
         Error::Io(err) => Failure::Io(err.kind()),
         Error::Protocol(err) => Failure::Protocol(err.close_code()),
         Error::Send(err) => Failure::SendRefused(err.to_string()),
@@ -94,7 +95,7 @@ impl Adapter for TokioAdapter {
         let accepting = ws_tokio::accept_with(tcp, config, answer);
         let ws = block_on_within(&runtime, limit, accepting)
             .ok_or(Failure::WaitTimedOut)?
-            .map_err(|e| failure(e, true))?;
+            .map_err(failure)?;
         Ok(TokioConn { ws, runtime })
     }
 
@@ -109,7 +110,7 @@ impl Adapter for TokioAdapter {
         let connecting = ws_tokio::client(request, tcp, config);
         let (ws, response) = block_on_within(&runtime, limit, connecting)
             .ok_or(Failure::WaitTimedOut)?
-            .map_err(|e| failure(e, true))?;
+            .map_err(failure)?;
         Ok((TokioConn { ws, runtime }, response))
     }
 }
@@ -119,14 +120,14 @@ impl Conn for TokioConn {
         let Self { ws, runtime } = self;
         block_on_within(runtime, limit, ws.send(message))
             .ok_or(Failure::WaitTimedOut)?
-            .map_err(|e| failure(e, false))
+            .map_err(failure)
     }
 
     fn recv_within(&mut self, limit: Duration) -> Option<Result<Message, Failure>> {
         let Self { ws, runtime } = self;
         match block_on_within(runtime, limit, ws.recv()) {
             None => Some(Err(Failure::WaitTimedOut)),
-            Some(item) => item.map(|r| r.map_err(|e| failure(e, false))),
+            Some(item) => item.map(|r| r.map_err(failure)),
         }
     }
 
@@ -139,7 +140,7 @@ impl Conn for TokioConn {
         let Self { ws, runtime } = self;
         block_on_within(runtime, limit, ws.close(code, reason))
             .ok_or(Failure::WaitTimedOut)?
-            .map_err(|e| failure(e, false))
+            .map_err(failure)
     }
 
     fn buffered_amount(&self) -> Option<usize> {

@@ -480,7 +480,7 @@ mod blocking {
         if let Scenario::Refused = scenario {
             // The two adapters' errors share the core's refusal text.
             let result = connected.map(drop).map_err(|err| match err {
-                ws_blocking::Error::Response(e) => ws_tokio::Error::Response(e),
+                ws_blocking::Error::Handshake(e) => ws_tokio::Error::Handshake(e),
                 ws_blocking::Error::Io(e) => ws_tokio::Error::Io(e),
                 other => ws_tokio::Error::Io(std::io::Error::other(other.to_string())),
             });

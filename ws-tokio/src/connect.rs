@@ -80,10 +80,13 @@ pub async fn connect(url: &str) -> Result<(WebSocketStream<MaybeTlsStream>, Resp
 /// for `wss://`, a [`Connector`] (`None`: rustls with the webpki roots).
 ///
 /// The TCP connection, TLS and the opening handshake together must finish
-/// within [`Config::handshake_timeout`] (10 s by default), or the result is
-/// [`Error::HandshakeTimedOut`]. A refusal (a non-101 answer, from the
-/// server or a proxy) is [`Error::Response`]; its message names the status
-/// and the likely cause.
+/// within [`Config::handshake_timeout`] (10 s by default: the core's
+/// handshake timer starts before the TCP connection), or the result is
+/// [`Error::Handshake`] with
+/// [`HandshakeError::TimedOut`](ws_proto::handshake::HandshakeError::TimedOut).
+/// A refusal (a non-101 answer, from the server or a proxy) is
+/// [`HandshakeError::Response`](ws_proto::handshake::HandshakeError::Response);
+/// its message names the status and the likely cause.
 ///
 /// ```
 /// use ws_tokio::{connect_with, ClientRequest, Config};

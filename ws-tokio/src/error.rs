@@ -1,67 +1,58 @@
 //! The one error type of this crate.
 
 use core::fmt;
-use core::time::Duration;
 use std::io;
 
-use ws_proto::handshake::{InvalidUrl, RequestError, ResponseError};
+use ws_proto::handshake::{HandshakeError, InvalidUrl};
 use ws_proto::{CloseCode, CloseFrame, ProtocolError, SendError};
 
 /// Everything that can go wrong, sorted by who is at fault: the transport
-/// ([`Io`](Self::Io), [`Tls`](Self::Tls)), the peer ([`Protocol`](Self::Protocol),
-/// [`Request`](Self::Request), [`Response`](Self::Response)), the caller
-/// ([`Send`](Self::Send), [`Url`](Self::Url)), time
-/// ([`HandshakeTimedOut`](Self::HandshakeTimedOut)), or a decision
-/// ([`Rejected`](Self::Rejected), and for the [`Reconnecting`](crate::Reconnecting)
-/// client [`NotConnected`](Self::NotConnected), [`FinalClose`](Self::FinalClose),
-/// [`GaveUp`](Self::GaveUp)).
+/// ([`Io`](Self::Io), [`Tls`](Self::Tls)), the peer or the opening handshake
+/// ([`Protocol`](Self::Protocol), [`Handshake`](Self::Handshake): the core's
+/// own error types, wrapped as they are), the caller ([`Send`](Self::Send),
+/// [`Url`](Self::Url)), or, for the [`Reconnecting`](crate::Reconnecting)
+/// client, its policy ([`NotConnected`](Self::NotConnected),
+/// [`FinalClose`](Self::FinalClose), [`GaveUp`](Self::GaveUp)).
 ///
 /// ```
+/// use ws_tokio::ws_proto::handshake::HandshakeError;
 /// use ws_tokio::Error;
-/// let err = Error::Rejected { status: 403 };
+/// let err = Error::Handshake(HandshakeError::Refused { status: 403 });
 /// assert_eq!(err.status(), Some(403));
-/// assert!(err.to_string().contains("403"));
+/// assert!(err.to_string().contains("refused with status 403"));
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The transport failed (connection reset, broken pipe, end of stream
-    /// during the opening handshake: kind `UnexpectedEof`, with a message
-    /// pointing at proxies that do not pass upgrades through).
+    /// The transport failed (connection reset, broken pipe).
     Io(io::Error),
     /// The peer broke the protocol; the core has already queued the close
     /// frame with the matching code (1002, 1007, 1009) and the stream ends.
     Protocol(ProtocolError),
+    /// The opening handshake failed: the client's request was bad
+    /// ([`HandshakeError::Request`], answered with the matching HTTP
+    /// error), the server's answer was not an acceptance
+    /// ([`HandshakeError::Response`]; a refusal carries the status, headers,
+    /// the start of the body and the likely cause), the accept callback
+    /// refused ([`HandshakeError::Refused`], the refusal was written), it
+    /// did not finish within
+    /// [`Config::handshake_timeout`](ws_proto::Config::handshake_timeout)
+    /// ([`HandshakeError::TimedOut`]), or the peer closed the transport
+    /// first ([`HandshakeError::PeerClosed`], which for a client points at
+    /// proxies that do not pass upgrades through). What was owed to the
+    /// peer has been written and the transport shut down.
+    Handshake(HandshakeError),
     /// The caller asked for something the protocol forbids (sending after a
     /// close, a control payload over 125 bytes, an unsendable close code).
     Send(SendError),
-    /// Server side: the client's opening request failed the checks of RFC
-    /// 6455 section 4.2.1; the matching error response was written back.
-    Request(RequestError),
-    /// Client side: the server's answer was not a valid acceptance (for a
-    /// non-101 status, [`ResponseError::Rejected`] explains the likely cause).
-    Response(ResponseError),
     /// The URL is not a usable `ws://` or `wss://` URL.
     Url(InvalidUrl),
     /// TLS could not be set up (bad server name, certificate, handshake), or
     /// `wss://` was asked for without TLS support.
     Tls(Box<dyn std::error::Error + Send + Sync>),
-    /// Server side: the accept callback refused the request with this status;
-    /// its response was written back.
-    Rejected {
-        /// The HTTP status of the refusal.
-        status: u16,
-    },
     /// The transport is closed (shut down after the close handshake, or broken
     /// by an error reported earlier): nothing more can be sent.
     ConnectionClosed,
-    /// The opening handshake did not complete within
-    /// [`Config::handshake_timeout`](ws_proto::Config::handshake_timeout)
-    /// (a silent or very slow peer); the transport was dropped.
-    HandshakeTimedOut {
-        /// The limit that passed.
-        after: Duration,
-    },
     /// [`Reconnecting`](crate::Reconnecting): the message was not sent
     /// because no connection is open right now (it is being re-established).
     /// Nothing is queued: send it again after
@@ -83,21 +74,20 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status of a refused opening handshake, on either side: the
-    /// status the server answered with ([`ResponseError::Rejected`]), or the
-    /// one our accept callback or the request checks chose.
+    /// The HTTP status of a refused opening handshake, on either side (see
+    /// [`HandshakeError::status`]): the status the server answered with, or
+    /// the one our accept callback or the request checks chose.
     ///
     /// ```
+    /// use ws_tokio::ws_proto::handshake::{HandshakeError, RequestError};
     /// use ws_tokio::Error;
-    /// use ws_tokio::ws_proto::handshake::RequestError;
-    /// assert_eq!(Error::Request(RequestError::MissingKey).status(), Some(400));
+    /// let bad = Error::Handshake(HandshakeError::Request(RequestError::MissingKey));
+    /// assert_eq!(bad.status(), Some(400));
     /// assert_eq!(Error::ConnectionClosed.status(), None);
     /// ```
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::Rejected { status } => Some(*status),
-            Self::Request(err) => Some(err.status()),
-            Self::Response(ResponseError::Rejected(rejection)) => Some(rejection.status),
+            Self::Handshake(err) => err.status(),
             _ => None,
         }
     }
@@ -123,14 +113,17 @@ impl Error {
         }
     }
 
-    /// Whether this is [`HandshakeTimedOut`](Self::HandshakeTimedOut).
+    /// Whether the opening handshake did not finish in time
+    /// ([`HandshakeError::TimedOut`]).
     ///
     /// ```
     /// use std::time::Duration;
-    /// assert!(ws_tokio::Error::HandshakeTimedOut { after: Duration::from_secs(1) }.is_handshake_timeout());
+    /// use ws_tokio::ws_proto::handshake::HandshakeError;
+    /// let err = ws_tokio::Error::Handshake(HandshakeError::TimedOut { after: Duration::from_secs(1) });
+    /// assert!(err.is_handshake_timeout());
     /// ```
     pub fn is_handshake_timeout(&self) -> bool {
-        matches!(self, Self::HandshakeTimedOut { .. })
+        matches!(self, Self::Handshake(HandshakeError::TimedOut { .. }))
     }
 }
 
@@ -139,21 +132,12 @@ impl fmt::Display for Error {
         match self {
             Self::Io(err) => write!(f, "I/O error: {err}"),
             Self::Protocol(err) => write!(f, "WebSocket protocol error: {err}"),
+            // The core's words already say "opening handshake ...".
+            Self::Handshake(err) => fmt::Display::fmt(err, f),
             Self::Send(err) => write!(f, "cannot send: {err}"),
-            Self::Request(err) => write!(f, "refused the opening handshake: {err}"),
-            Self::Response(err) => write!(f, "opening handshake failed: {err}"),
             Self::Url(err) => write!(f, "invalid WebSocket URL: {err}"),
             Self::Tls(err) => write!(f, "TLS error: {err}"),
-            Self::Rejected { status } => {
-                write!(
-                    f,
-                    "the accept callback refused the request with status {status}"
-                )
-            }
             Self::ConnectionClosed => f.write_str("the WebSocket connection is closed"),
-            Self::HandshakeTimedOut { after } => {
-                write!(f, "opening handshake timed out after {after:?}")
-            }
             Self::NotConnected => f.write_str(
                 "not connected (reconnecting); the message was not sent, send it again once reconnected",
             ),
@@ -176,9 +160,8 @@ impl std::error::Error for Error {
         match self {
             Self::Io(err) => Some(err),
             Self::Protocol(err) => Some(err),
+            Self::Handshake(err) => Some(err),
             Self::Send(err) => Some(err),
-            Self::Request(err) => Some(err),
-            Self::Response(err) => Some(err),
             Self::Url(err) => Some(err),
             Self::Tls(err) => Some(&**err),
             Self::GaveUp { last, .. } => Some(&**last),
@@ -205,15 +188,9 @@ impl From<SendError> for Error {
     }
 }
 
-impl From<RequestError> for Error {
-    fn from(err: RequestError) -> Self {
-        Self::Request(err)
-    }
-}
-
-impl From<ResponseError> for Error {
-    fn from(err: ResponseError) -> Self {
-        Self::Response(err)
+impl From<HandshakeError> for Error {
+    fn from(err: HandshakeError) -> Self {
+        Self::Handshake(err)
     }
 }
 
@@ -223,24 +200,16 @@ impl From<InvalidUrl> for Error {
     }
 }
 
-// Transitional: the core's error vocabulary mapped onto this crate's
-// variants until the adapter runs the core's handshake.
+/// What the core's [`Connection::poll_event`](ws_proto::Connection::poll_event)
+/// reports, wrapped as it is.
 impl From<ws_proto::Error> for Error {
     fn from(err: ws_proto::Error) -> Self {
-        use ws_proto::handshake::HandshakeError;
         match err {
             ws_proto::Error::Protocol(err) => Self::Protocol(err),
-            ws_proto::Error::Handshake(err) => match err {
-                HandshakeError::Request(err) => Self::Request(err),
-                HandshakeError::Response(err) => Self::Response(err),
-                HandshakeError::Refused { status } => Self::Rejected { status },
-                HandshakeError::TimedOut { after } => Self::HandshakeTimedOut { after },
-                other => Self::Io(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    other.to_string(),
-                )),
-            },
-            _ => Self::Io(io::Error::other(err.to_string())),
+            ws_proto::Error::Handshake(err) => Self::Handshake(err),
+            // The core's error is non-exhaustive: a kind added later is
+            // still reported, in its own words.
+            other => Self::Io(io::Error::other(other)),
         }
     }
 }

@@ -62,7 +62,9 @@ use hyper::ext::Protocol;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
+use ws_proto::handshake::{
+    ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
+};
 use ws_proto::{Config, Connection, Role};
 
 use crate::{Error, WebSocketStream};
@@ -205,7 +207,8 @@ where
 /// The request is checked against RFC 8441 section 5 first (CONNECT,
 /// `:protocol` `websocket` from hyper's [`Protocol`] extension,
 /// `sec-websocket-version: 13`); a failure gives the matching error status
-/// and [`Error::Request`], a refusal by `callback` [`Error::Rejected`].
+/// and [`Error::Handshake`] with [`HandshakeError::Request`], a refusal by
+/// `callback` [`HandshakeError::Refused`].
 /// Extensions (permessage-deflate) are negotiated according to `config`.
 ///
 /// ```
@@ -242,7 +245,10 @@ where
         Ok(checked) => checked,
         Err(err) => {
             let response = ServerResponse::from_error(&err);
-            return (to_http(&response), Err(Error::Request(err)));
+            return (
+                to_http(&response),
+                Err(Error::Handshake(HandshakeError::Request(err))),
+            );
         }
     };
     let (answer, extensions) = checked.accept_extensions(callback(&checked), &config);
@@ -250,9 +256,9 @@ where
     if !answer.is_accept() {
         return (
             response,
-            Err(Error::Rejected {
+            Err(Error::Handshake(HandshakeError::Refused {
                 status: answer.status(),
-            }),
+            })),
         );
     }
     let conn =
@@ -342,12 +348,12 @@ impl Future for Upgrade {
 /// Opens a WebSocket over an HTTP/2 client connection: sends the extended
 /// CONNECT for `request` (with the extensions `config` offers), checks the
 /// answer, and wraps the upgraded stream. The handshake must finish within
-/// [`Config::handshake_timeout`] ([`Error::HandshakeTimedOut`] otherwise).
+/// [`Config::handshake_timeout`] ([`HandshakeError::TimedOut`] otherwise).
 ///
 /// `sender` is cloned, so several calls can run at once over one
 /// connection. The request's scheme and authority come from the URL
 /// (`ws://h/x` gives `http://h:80/x`). A refusal (any status but 2xx)
-/// gives [`Error::Response`] with
+/// gives [`Error::Handshake`] with [`HandshakeError::Response`] and
 /// [`ResponseError::Rejected`], holding the start of the body; a server
 /// that did not enable extended CONNECT resets the stream, which hyper
 /// reports as [`Error::Io`].
@@ -380,7 +386,7 @@ where
     let mut sender = sender.clone();
     match tokio::time::timeout(limit, Box::pin(connect_inner(&mut sender, request, config))).await {
         Ok(result) => result,
-        Err(_elapsed) => Err(Error::HandshakeTimedOut { after: limit }),
+        Err(_elapsed) => Err(Error::Handshake(HandshakeError::TimedOut { after: limit })),
     }
 }
 
@@ -405,7 +411,7 @@ where
             if let ResponseError::Rejected(rejection) = &mut err {
                 rejection.body = body_start(response.body_mut()).await;
             }
-            return Err(Error::Response(err));
+            return Err(Error::Handshake(HandshakeError::Response(err)));
         }
     };
     let upgraded = hyper::upgrade::on(&mut response)

@@ -47,13 +47,16 @@
 //! # Hardening
 //!
 //! * The opening handshake, on both sides, must finish within
-//!   [`Config::handshake_timeout`] (10 s by default), or
-//!   [`Error::HandshakeTimedOut`]: a client that connects and sends nothing,
+//!   [`Config::handshake_timeout`] (10 s by default; the core's timer), or
+//!   [`Error::Handshake`] with
+//!   [`HandshakeError::TimedOut`](ws_proto::handshake::HandshakeError::TimedOut):
+//!   a client that connects and sends nothing,
 //!   or a byte at a time, does not hold a server's socket.
 //! * [`close`](WebSocketStream::close) is bounded by the close timeout even
 //!   when the peer neither answers nor reads.
 //! * A refusal by the server or a proxy names the HTTP status and its likely
-//!   cause; a connection closed during the handshake says so.
+//!   cause; a connection closed during the handshake says so
+//!   ([`HandshakeError::PeerClosed`](ws_proto::handshake::HandshakeError::PeerClosed)).
 //! * [`CloseKind`] tells clean closes, protocol errors, application codes
 //!   and abnormal drops apart.
 //!

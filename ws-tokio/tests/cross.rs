@@ -22,7 +22,7 @@ use bytes::Bytes;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use ws_tokio::ws_proto::handshake::ResponseError;
+use ws_tokio::ws_proto::handshake::{HandshakeError, ResponseError};
 use ws_tokio::{
     ClientRequest, CloseCode, CloseFrame, Config, Message, Request, Response, ServerResponse,
 };
@@ -545,7 +545,9 @@ mod blocking_client_tokio_server {
             let client = on_thread(move || blocking_connect(addr, "/private", Config::default()));
             let err = client.join().await.map(drop).expect_err("a refusal");
             match &err {
-                ws_blocking::Error::Response(ResponseError::Rejected(rejection)) => {
+                ws_blocking::Error::Handshake(HandshakeError::Response(
+                    ResponseError::Rejected(rejection),
+                )) => {
                     assert_eq!(rejection.status, 403);
                     assert_eq!(rejection.body, b"members only");
                 }
@@ -556,7 +558,10 @@ mod blocking_client_tokio_server {
             assert_eq!(path.as_deref(), Some("/private"));
             let server_err = result.expect_err("the server refused");
             assert!(
-                matches!(server_err, ws_tokio::Error::Rejected { status: 403 }),
+                matches!(
+                    server_err,
+                    ws_tokio::Error::Handshake(HandshakeError::Refused { status: 403 })
+                ),
                 "{server_err:?}"
             );
         })
@@ -689,7 +694,9 @@ mod tokio_client_blocking_server {
                 .expect_err("a refusal");
             assert_eq!(err.status(), Some(403), "{err}");
             match &err {
-                ws_tokio::Error::Response(ResponseError::Rejected(rejection)) => {
+                ws_tokio::Error::Handshake(HandshakeError::Response(ResponseError::Rejected(
+                    rejection,
+                ))) => {
                     assert_eq!(rejection.status, 403);
                     assert_eq!(rejection.body, b"members only");
                 }
@@ -699,7 +706,10 @@ mod tokio_client_blocking_server {
             assert_eq!(path.as_deref(), Some("/private"));
             let server_err = result.expect_err("the server refused");
             assert!(
-                matches!(server_err, ws_blocking::Error::Refused { status: 403 }),
+                matches!(
+                    server_err,
+                    ws_blocking::Error::Handshake(HandshakeError::Refused { status: 403 })
+                ),
                 "{server_err:?}"
             );
         })

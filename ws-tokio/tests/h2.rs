@@ -19,7 +19,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use ws_tokio::ws_proto::handshake::{RequestError, ResponseError};
+use ws_tokio::ws_proto::handshake::{HandshakeError, RequestError, ResponseError};
 use ws_tokio::{h2, ClientRequest, CloseCode, Config, Error, Message, ServerResponse};
 
 /// Every test is bounded by this.
@@ -256,7 +256,9 @@ async fn a_protocol_other_than_websocket_is_refused() {
         let body = body_text(response.into_body()).await;
         assert!(body.contains("\"mqtt\", not websocket"), "{body}");
         match events.recv().await.unwrap() {
-            Seen::Refused(Error::Request(RequestError::ProtocolNotWebSocket(Some(p)))) => {
+            Seen::Refused(Error::Handshake(HandshakeError::Request(
+                RequestError::ProtocolNotWebSocket(Some(p)),
+            ))) => {
                 assert_eq!(p, "mqtt")
             }
             other => panic!("{other:?}"),
@@ -276,14 +278,14 @@ async fn a_refusal_reaches_the_client_as_a_clear_error() {
             .unwrap_err();
         assert_eq!(err.status(), Some(404));
         assert!(
-            matches!(&err, Error::Response(ResponseError::Rejected(r))
+            matches!(&err, Error::Handshake(HandshakeError::Response(ResponseError::Rejected(r)))
                 if r.status == 404 && r.body == b"no such room"),
             "{err:?}"
         );
         assert!(err.to_string().contains("404"), "{err}");
         assert!(matches!(
             events.recv().await.unwrap(),
-            Seen::Refused(Error::Rejected { status: 404 })
+            Seen::Refused(Error::Handshake(HandshakeError::Refused { status: 404 }))
         ));
     })
     .await;

@@ -13,7 +13,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
-use ws_tokio::ws_proto::handshake::ResponseError;
+use ws_tokio::ws_proto::handshake::{HandshakeError, ResponseError};
 use ws_tokio::ws_proto::Randomness;
 use ws_tokio::{
     accept, accept_with, connect, connect_with, ClientRequest, CloseCode, CloseFrame, Config,
@@ -202,14 +202,17 @@ async fn a_callback_rejection_shows_its_status_on_the_client() {
         let err = connect(&format!("ws://{addr}/private")).await.unwrap_err();
         assert_eq!(err.status(), Some(403), "{err}");
         match &err {
-            Error::Response(ResponseError::Rejected(rejection)) => {
+            Error::Handshake(HandshakeError::Response(ResponseError::Rejected(rejection))) => {
                 assert_eq!(rejection.status, 403);
             }
             other => panic!("{other:?}"),
         }
         let server_err = server.await.unwrap().unwrap_err();
         assert!(
-            matches!(server_err, Error::Rejected { status: 403 }),
+            matches!(
+                server_err,
+                Error::Handshake(HandshakeError::Refused { status: 403 })
+            ),
             "{server_err:?}"
         );
     })
