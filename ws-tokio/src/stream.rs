@@ -93,8 +93,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Wraps a transport on which the opening handshake is already done (for
     /// example a connection upgraded by hyper or axum).
     ///
-    /// The adapter hands out whole messages, so
-    /// [`Config::deliver_fragments`] is turned off.
+    /// With [`Config::deliver_fragments`] on, the stream hands out the
+    /// pieces of fragmented messages as [`Message::Fragment`]s as they
+    /// arrive; otherwise whole messages.
     ///
     /// ```
     /// use ws_tokio::{Config, Role, WebSocketStream};
@@ -121,7 +122,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// # }
     /// ```
     pub fn from_raw_with_leftover(stream: S, role: Role, config: Config, leftover: &[u8]) -> Self {
-        let mut conn = Connection::new(role, config.deliver_fragments(false));
+        let mut conn = Connection::new(role, config);
         if !leftover.is_empty() {
             conn.receive(leftover);
         }
@@ -130,9 +131,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Drives a [`Connection`] you built yourself (for example after running
     /// the opening handshake with your own HTTP stack and negotiating
-    /// extensions). Hand it the bytes that followed the handshake first. The
-    /// stream yields whole messages: a connection configured with
-    /// [`Config::deliver_fragments`] has its fragments skipped.
+    /// extensions). Hand it the bytes that followed the handshake first. A
+    /// connection configured with [`Config::deliver_fragments`] has its
+    /// fragments handed out as [`Message::Fragment`]s.
     ///
     /// ```
     /// use ws_tokio::ws_proto::Connection;

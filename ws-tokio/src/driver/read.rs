@@ -339,4 +339,34 @@ mod tests {
             assert!(!buf.try_reclaim(1), "after two {len}-byte messages");
         }
     }
+
+    #[tokio::test]
+    async fn fragments_pass_through_when_the_config_asks_for_them() {
+        use ws_proto::{Fragment, MessageKind};
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let config = Config::default().deliver_fragments(true);
+        let mut ws = crate::WebSocketStream::from_raw(ours, Role::Server, config);
+        let mut client = Connection::new(Role::Client, Config::default());
+        for (i, piece) in [&b"ab"[..], b"cd"].into_iter().enumerate() {
+            let fragment = Fragment {
+                kind: MessageKind::Binary,
+                data: bytes::Bytes::from_static(piece),
+                is_first: i == 0,
+                is_last: i == 1,
+            };
+            client.send(Message::Fragment(fragment)).unwrap();
+        }
+        while let Some(bytes) = client.poll_transmit() {
+            theirs.write_all(&bytes).await.unwrap();
+        }
+        for (first, last, data) in [(true, false, b"ab"), (false, true, b"cd")] {
+            match ws.recv().await {
+                Some(Ok(Message::Fragment(piece))) => {
+                    assert_eq!((piece.is_first, piece.is_last), (first, last));
+                    assert_eq!(piece.data, &data[..]);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
 }
