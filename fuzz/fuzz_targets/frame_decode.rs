@@ -113,10 +113,11 @@ fn run(role: Role, fragments: bool, chunks: &[&[u8]], borrow: u64) -> Outcome {
         assert_eq!(conn.send_ping(&b""[..]), Err(SendError::Closed));
         assert_eq!(conn.poll_transmit(), None);
     } else if checker.closed {
-        let Some(Logical::Close(code, _)) = checker.logical.last() else {
+        let Some(Logical::Close(code, reason)) = checker.logical.last() else {
             unreachable!("closed is set by a Close event");
         };
-        let echo = CloseFrame::new(ws_proto::CloseCode(*code), "").encode();
+        // The echo carries the peer's code and reason (1005: an empty body).
+        let echo = CloseFrame::new(ws_proto::CloseCode(*code), reason.as_str()).encode();
         let last = out.last().expect("close echo");
         assert_eq!(
             (last.opcode, &last.payload[..]),

@@ -163,7 +163,8 @@ fn send_all(sender: &mut Connection, input: &RoundTrip) -> (Vec<Logical>, Vec<Lo
         let reason = if code == 1005 { "" } else { cut_reason(reason) };
         sender.close(CloseCode(code), reason).expect("close");
         expected.push(Logical::Close(code, reason.to_owned()));
-        replies.push(Logical::Close(code, String::new()));
+        // The reply echoes the code and the reason (1005: an empty body).
+        replies.push(Logical::Close(code, reason.to_owned()));
     }
     (expected, replies)
 }

@@ -649,7 +649,8 @@ impl Driver {
             }
             Event::Close(frame) if frame.code != CloseCode::ABNORMAL => {
                 if !self.close_sent {
-                    let echo = CloseFrame::new(frame.code, "").encode();
+                    // The peer's code and reason go back (1005: an empty body).
+                    let echo = CloseFrame::new(frame.code, frame.reason.as_str()).encode();
                     self.expect_frame(true, 0x8, echo);
                     self.close_sent = true;
                 }
