@@ -19,7 +19,8 @@ FUZZ_DIR="$(cd "$(dirname "$0")" && pwd)"
 cd "$FUZZ_DIR"
 
 ALL_TARGETS=(frame_header frame_decode handshake_request handshake_response
-  server_connection client_connection roundtrip inflate)
+  server_connection client_connection roundtrip inflate handshake_server
+  handshake_client)
 read -r -a TARGET_LIST <<<"${TARGETS:-${ALL_TARGETS[*]}}"
 
 # Memory: the targets configure small limits (frames <= 64 KiB in frame_decode,

@@ -12,12 +12,15 @@
 //!   and `client_connection`.
 //! * [`roundtrip`]: the encode-then-decode driver behind `roundtrip`.
 //! * [`http`]: helpers for the handshake targets.
+//! * [`handshake`]: the model-checked driver behind `handshake_server` and
+//!   `handshake_client` (the opening handshake inside `Connection`).
 //!
 //! Every check is an `assert!`: a failed invariant is a crash that libFuzzer
 //! records in `fuzz/artifacts/<target>/`.
 
 pub mod events;
 pub mod frames;
+pub mod handshake;
 pub mod http;
 pub mod roundtrip;
 pub mod scenario;

@@ -10,8 +10,9 @@
 //! * `frame_header`, `frame_decode`: the RFC 6455 section 5.7 examples,
 //!   fragmented and control-interleaved messages, close frames with various
 //!   codes, and typical violations.
-//! * `server_connection`, `client_connection`, `roundtrip`: these decode
-//!   their input with `arbitrary`, so the seeds are random-ish bytes.
+//! * `server_connection`, `client_connection`, `roundtrip`,
+//!   `handshake_server`, `handshake_client`: these decode their input with
+//!   `arbitrary`, so the seeds are random-ish bytes.
 
 use std::fs;
 use std::io;
@@ -530,6 +531,22 @@ fn structured(w: &mut Writer) -> io::Result<()> {
     Ok(())
 }
 
+/// The handshake machine targets: more, longer random-ish seeds, since an
+/// input there holds settings, a peer (raw or built by ws-proto's other
+/// machine, with mutations) and a list of steps.
+fn handshake_machines(w: &mut Writer) -> io::Result<()> {
+    for (salt, target) in [(0x5e, "handshake_server"), (0xc1, "handshake_client")] {
+        for (i, len) in [32usize, 64, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 4096]
+            .iter()
+            .enumerate()
+        {
+            let seed = (i as u64 + 1) * 0x1_0000 + salt;
+            w.put(target, &format!("random-{len}"), &random_bytes(seed, *len))?;
+        }
+    }
+    Ok(())
+}
+
 fn main() -> io::Result<()> {
     let root = std::env::args_os()
         .nth(1)
@@ -542,6 +559,7 @@ fn main() -> io::Result<()> {
     requests(&mut w)?;
     responses(&mut w)?;
     structured(&mut w)?;
+    handshake_machines(&mut w)?;
     println!(
         "wrote {} seed files under {}",
         w.count,
