@@ -365,3 +365,26 @@ fn something_that_is_not_http_is_refused_at_once() {
     assert_eq!(err.status(), Some(400));
     assert!(queued(&mut server).starts_with(b"HTTP/1.1 400 "));
 }
+
+#[test]
+fn a_response_head_without_an_end_is_refused_at_the_limit() {
+    // A server that never ends its head: the client must give up at its
+    // 16 KiB response-head limit, not buffer until the timeout.
+    let mut client = Connection::client(ClientRequest::from_url("ws://h/").unwrap(), config());
+    let _ = queued(&mut client);
+    client.receive(b"HTTP/1.1 101 Switching Protocols\r\nX-Filler: ");
+    assert_eq!(client.poll_event(), Ok(None));
+    for _ in 0..20 {
+        client.receive(&[b'a'; 1024]);
+        if client.poll_event().is_err() {
+            break;
+        }
+    }
+    assert_eq!(
+        client.poll_event(),
+        Err(Error::Handshake(HandshakeError::Response(
+            ResponseError::HeadersTooLarge { limit: 16 * 1024 }
+        )))
+    );
+    assert!(client.should_close_transport());
+}

@@ -31,6 +31,9 @@ use crate::{Config, Error, Extensions, Instant, Role, SendError};
 /// The most of a refusal's body a client waits for (the rest is not read).
 const MAX_REFUSAL_BODY: usize = 1024;
 
+/// The limit `ClientHandshake::parse_response` puts on a response head.
+const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
 /// The handshake's state while the connection is connecting. Boxed in the
 /// connection, and dropped when it opens.
 #[derive(Debug)]
@@ -207,9 +210,12 @@ impl Connection {
             return Ok(None);
         };
         let eof = self.close.eof;
+        // At the limit the head is parsed whatever it holds, so that one
+        // too long is refused instead of buffered until the timeout.
         let head_limit = match opening.step {
             Step::AwaitingRequest => opening.config.limits.max_header_bytes,
-            _ => usize::MAX,
+            Step::AwaitingResponse(_) => MAX_RESPONSE_HEAD,
+            Step::AwaitingAnswer(_) => usize::MAX,
         };
         // The first bytes are parsed at once, so that something that is
         // not HTTP at all (a TLS handshake on a plain port) is refused
