@@ -485,6 +485,8 @@ struct Driver {
     dropped: bool,
     /// The server accepted naming an extension of its own (the client may refuse that).
     own_extension: bool,
+    /// The server's whole answer, as `respond` queued it.
+    answer: Vec<u8>,
     /// A timer fired after the handshake: the reference comparison is off.
     tampered: bool,
     /// Events after opening.
@@ -521,6 +523,7 @@ impl Driver {
             written: Vec::new(),
             dropped: false,
             own_extension: false,
+            answer: Vec::new(),
             tampered: false,
             error_after_open: None,
             requested: false,
@@ -635,6 +638,7 @@ impl Driver {
         assert_eq!(self.conn.respond(response), Ok(()), "respond");
         assert!(self.conn.buffered_amount() >= expected.to_bytes().len());
         self.expected_head = expected.to_bytes();
+        self.answer = self.expected_head.clone();
         self.head_known = true;
         if accepts {
             self.phase = Phase::Open;
@@ -701,6 +705,10 @@ impl Driver {
         if self.conn.buffered_amount() < buffered {
             assert_eq!(self.conn.buffered_amount(), 0, "a timer dropped part of the queue");
             self.dropped = true;
+            // The linger timer dropped what was not written, possibly part
+            // of the handshake's bytes: only what was written stays expected.
+            let written = self.written.len().min(self.expected_head.len());
+            self.expected_head.truncate(written);
         }
     }
 
@@ -1027,6 +1035,12 @@ impl Driver {
             theirs.push(&chunk);
         }
         ours.assert_no_partial_frame();
+        if self.eof {
+            // A ping decoded before end of stream is answered, one decoded
+            // after it is not (the connection has ended): the reference saw
+            // every byte only after end of stream. The messages agree (above).
+            return;
+        }
         let frames = |t: &OutputTracker| -> Vec<(bool, u8, Vec<u8>)> {
             t.frames
                 .iter()
@@ -1058,9 +1072,9 @@ impl Driver {
                     && matches!(self.phase, Phase::Open)
                 {
                     // The server's acceptance satisfies the client.
-                    let verdict = client.parse_response(&self.expected_head);
+                    let verdict = client.parse_response(&self.answer);
                     assert!(
-                        matches!(&verdict, Ok(Some((_, n))) if *n == self.expected_head.len()),
+                        matches!(&verdict, Ok(Some((_, n))) if *n == self.answer.len()),
                         "the client refuses the server's acceptance: {verdict:?}"
                     );
                     if undisturbed && !self.tampered {
