@@ -30,9 +30,12 @@
 //!
 //! 1. Hand out the core's next event ([`Connection::poll_event`](ws_proto::Connection::poll_event)).
 //! 2. Write what the core queued (pongs, close replies) with vectored writes.
-//! 3. Read from the transport into the core's buffer (a small stack buffer
-//!    between frames, the core's size hint for large frames); at end of
-//!    stream, tell the core.
+//! 3. Read from the transport straight into the core's buffer, sized by the
+//!    core ([`prepare_receive_buffer`](ws_proto::Connection::prepare_receive_buffer),
+//!    with one spare buffer per thread in a [`ReadBufferPool`](ws_proto::ReadBufferPool));
+//!    when nothing is waiting, give the buffer back
+//!    ([`release_receive_buffer`](ws_proto::Connection::release_receive_buffer));
+//!    at end of stream, tell the core.
 //! 4. When there is nothing to read, sleep until the core's deadline; when
 //!    it passes, call `handle_timeout`. (While the connection closes, the
 //!    deadline is checked before every read, so a peer that keeps sending
@@ -168,7 +171,6 @@ mod error;
 pub mod h2;
 mod handshake;
 mod reconnect;
-mod spare;
 mod stream;
 
 pub use connect::{connect, connect_with, Connector, MaybeTlsStream};

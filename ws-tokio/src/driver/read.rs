@@ -1,6 +1,7 @@
 //! The read path: reading from the transport into the core and handing out
 //! the core's events as stream items.
 
+use std::cell::Cell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -8,81 +9,61 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use ws_proto::{Event, Message, ReadyState};
+use ws_proto::{Event, Message, ReadBufferPool, ReadyState};
 
 use super::wakers::Side;
 use super::{Opened, ReadPhase, State};
-use crate::{spare, Error};
+use crate::Error;
 
-/// Reads with nothing buffered go through a stack buffer of this size, so an
-/// idle connection holds no read buffer at all.
-const STACK_READ: usize = 8 * 1024;
-/// The smallest read made straight into the core's buffer.
-const MIN_READ: usize = 4 * 1024;
-/// The most reserved in the core's buffer at once for a large frame (the
-/// core has already checked the frame against `max_frame_size`).
-const MAX_RESERVE: usize = 16 << 20;
 /// Reads after the end was reported (waiting for the peer to close the
 /// transport) only look for the end of stream; the core discards the bytes.
 const DRAIN_READ: usize = 1024;
 
+thread_local! {
+    /// The thread's spare read buffer, shared by the connections its tasks
+    /// drive (see [`ReadBufferPool`]).
+    static POOL: Cell<ReadBufferPool> = Cell::new(ReadBufferPool::new());
+}
+
+/// Runs `f` on this thread's pool (a fresh one during thread teardown).
+#[inline]
+fn with_pool<T>(f: impl FnOnce(&mut ReadBufferPool) -> T) -> T {
+    let mut pool = POOL.try_with(Cell::take).unwrap_or_default();
+    let result = f(&mut pool);
+    let _ = POOL.try_with(|slot| slot.set(pool));
+    result
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
-    /// Reads from the transport into the core: straight into the core's
-    /// buffer (sized by its hint for large frames) while data flows, through
-    /// a small stack buffer when the connection holds no buffer. A read that
-    /// finds nothing waiting gives an empty buffer back, so an idle
-    /// connection keeps none. `Ok(0)` is the end of stream.
+    /// Reads from the transport straight into the core's buffer, which the
+    /// core sizes (its policy: [`Connection::prepare_receive_buffer`]); a
+    /// read that finds nothing waiting gives the buffer back
+    /// ([`Connection::release_receive_buffer`]), so an idle connection holds
+    /// none. `Ok(0)` is the end of stream.
+    ///
+    /// [`Connection::prepare_receive_buffer`]: ws_proto::Connection::prepare_receive_buffer
+    /// [`Connection::release_receive_buffer`]: ws_proto::Connection::release_receive_buffer
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let hint = self.conn.receive_size_hint();
+        with_pool(|pool| {
+            self.conn.prepare_receive_buffer(pool);
+        });
         let buf = self.conn.receive_buffer();
-        if buf.is_empty() && buf.capacity() < MIN_READ {
-            if hint <= STACK_READ {
-                return self.poll_read_copy::<STACK_READ>(cx);
-            }
-            *buf = BytesMut::new();
-            buf.reserve(hint.min(MAX_RESERVE));
-        } else if buf.capacity() - buf.len() < MIN_READ {
-            buf.reserve(hint.clamp(MIN_READ, MAX_RESERVE));
-        }
         let result = Self::poll_read_spare(Pin::new(&mut self.io), buf, cx);
         if result.is_pending() {
-            self.release_read_buffer();
+            with_pool(|pool| self.conn.release_receive_buffer(pool));
         }
         result
     }
 
     /// Reads into a stack buffer and hands the bytes to `Connection::receive`
-    /// (into the thread's spare buffer when the core has no room).
+    /// (while draining: the core only looks for the end of stream).
     fn poll_read_copy<const N: usize>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         let mut stack = [MaybeUninit::<u8>::uninit(); N];
         let mut read = ReadBuf::uninit(&mut stack);
-        if Pin::new(&mut self.io)
-            .poll_read(cx, &mut read)?
-            .is_pending()
-        {
-            self.release_read_buffer();
-            return Poll::Pending;
-        }
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut read))?;
         let data = read.filled();
-        if !data.is_empty() {
-            let buf = self.conn.receive_buffer();
-            if buf.is_empty() && !buf.try_reclaim(data.len()) {
-                *buf = spare::take();
-            }
-            self.conn.receive(data);
-        }
+        self.conn.receive(data);
         Poll::Ready(Ok(data.len()))
-    }
-
-    /// Waiting for data: an empty read buffer leaves the connection (for the
-    /// thread's next read, see [`spare`]), so an idle connection holds none.
-    fn release_read_buffer(&mut self) {
-        let buf = self.conn.receive_buffer();
-        // Even without room (every byte cut off into frames) an empty
-        // buffer may hold on to its allocation.
-        if buf.is_empty() {
-            spare::give(core::mem::take(buf));
-        }
     }
 
     /// A read error or end of stream seen by the reader.
