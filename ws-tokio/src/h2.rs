@@ -3,12 +3,12 @@
 //! Over HTTP/2 a WebSocket is one stream of a shared connection: the client
 //! sends an extended CONNECT (`:method CONNECT`, `:protocol websocket`,
 //! RFC 8441 section 4), the server answers 200, and from then on the
-//! stream's DATA frames carry ordinary WebSocket frames. The core checks the
-//! request and the answer ([`Request::from_h2`],
-//! [`ClientHandshake::check_h2_response`](ws_proto::handshake::ClientHandshake::check_h2_response))
-//! and negotiates extensions exactly as over HTTP/1.1; this module moves the
-//! request and response through hyper and wraps the upgraded stream in a
-//! [`WebSocketStream`].
+//! stream's DATA frames carry ordinary WebSocket frames. The core runs the
+//! handshake ([`Connection::server_h2`](ws_proto::Connection::server_h2),
+//! [`Connection::client_h2`](ws_proto::Connection::client_h2)): the checks,
+//! the answer, the extension negotiation and the handshake timer, exactly as
+//! over HTTP/1.1; this module moves the request and response through hyper
+//! and wraps the upgraded stream in a [`WebSocketStream`].
 //!
 //! * Server: build the HTTP/2 connection with
 //!   `hyper::server::conn::http2::Builder::enable_connect_protocol()` (which
@@ -62,10 +62,11 @@ use hyper::ext::Protocol;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ws_proto::handshake::h2::{H2Client, MAX_REFUSAL_BODY};
 use ws_proto::handshake::{
     ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
 };
-use ws_proto::{Config, Connection, Role};
+use ws_proto::{Config, Connection};
 
 use crate::{Error, WebSocketStream};
 
@@ -165,10 +166,6 @@ fn is_no_error_reset(err: &io::Error) -> bool {
     false
 }
 
-/// How much of a refusal's body [`connect`] reads for the error (as the
-/// HTTP/1.1 handshake keeps).
-const MAX_REJECTION_BODY: usize = 1024;
-
 /// Answers an extended CONNECT request with the default checks (any path,
 /// any `Origin`, no subprotocol): [`accept_with`] with [`Request::accept`].
 ///
@@ -241,53 +238,19 @@ where
     F: FnOnce(&Request) -> ServerResponse,
 {
     let protocol = request.extensions().get::<Protocol>().map(Protocol::as_str);
-    let checked = match Request::from_h2(&request, protocol) {
-        Ok(checked) => checked,
-        Err(err) => {
-            let response = ServerResponse::from_error(&err);
-            return (
-                to_http(&response),
-                Err(Error::Handshake(HandshakeError::Request(err))),
-            );
+    let (response, outcome) = Connection::server_h2(&request, protocol, &config, callback);
+    let response = response.map(|body| R::from(String::from_utf8_lossy(&body).into_owned()));
+    match outcome {
+        Ok((conn, request_seen)) => {
+            let upgrade = Upgrade {
+                on_upgrade: hyper::upgrade::on(&mut request),
+                conn: Some(conn),
+                request: request_seen,
+            };
+            (response, Ok(upgrade))
         }
-    };
-    let (answer, extensions) = checked.accept_extensions(callback(&checked), &config);
-    let response = to_http(&answer);
-    if !answer.is_accept() {
-        return (
-            response,
-            Err(Error::Handshake(HandshakeError::Refused {
-                status: answer.status(),
-            })),
-        );
+        Err(err) => (response, Err(Error::Handshake(err))),
     }
-    let conn =
-        Connection::with_extensions(Role::Server, config.deliver_fragments(false), extensions);
-    let upgrade = Upgrade {
-        on_upgrade: hyper::upgrade::on(&mut request),
-        conn: Some(conn),
-        request: checked,
-    };
-    (response, Ok(upgrade))
-}
-
-/// The core's answer as an `http::Response`. A refusal always has a body:
-/// the client learns why, and hyper's client reports a refusal that ends
-/// with its HEADERS frame (followed by the server's RST_STREAM(NO_ERROR),
-/// RFC 9113 section 8.1) as a reset instead of as the response.
-fn to_http<R: From<String>>(answer: &ServerResponse) -> http::Response<R> {
-    let body = if answer.is_accept() {
-        String::new()
-    } else if answer.body().is_empty() {
-        let status = http::StatusCode::from_u16(answer.status()).ok();
-        let reason = status
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("refused");
-        format!("{} {reason}\n", answer.status())
-    } else {
-        String::from_utf8_lossy(answer.body()).into_owned()
-    };
-    answer.to_http().map(|()| R::from(body))
 }
 
 /// An accepted WebSocket over HTTP/2 on its way: a future that resolves
@@ -382,62 +345,61 @@ pub async fn connect<B>(
 where
     B: Body + Default + Send + 'static,
 {
-    let limit = config.get_handshake_timeout();
+    let (request, mut pending) = Connection::client_h2(request, config);
+    // The core's handshake timer: sleep until its deadline.
+    let deadline = pending.poll_timeout(tokio::time::Instant::now().into_std());
     let mut sender = sender.clone();
-    match tokio::time::timeout(limit, Box::pin(connect_inner(&mut sender, request, config))).await {
+    let exchange = Box::pin(exchange(&mut sender, request, &pending));
+    match tokio::time::timeout_at(deadline.into(), exchange).await {
         Ok(result) => result,
-        Err(_elapsed) => Err(Error::Handshake(HandshakeError::TimedOut { after: limit })),
+        Err(_elapsed) => Err(pending
+            .handle_timeout(deadline)
+            .map_or(Error::ConnectionClosed, Error::Handshake)),
     }
 }
 
-async fn connect_inner<B>(
+/// Sends the extended CONNECT, has the core check the answer, and waits
+/// for hyper to hand over the stream.
+async fn exchange<B>(
     sender: &mut SendRequest<B>,
-    request: ClientRequest,
-    config: Config,
+    request: http::Request<()>,
+    pending: &H2Client,
 ) -> Result<(WebSocketStream<H2Stream>, Response), Error>
 where
     B: Body + Default + Send + 'static,
 {
-    let (request, pending) = request.offer_extensions(&config).into_h2();
     let mut request = request.map(|()| B::default());
     request
         .extensions_mut()
         .insert(Protocol::from_static("websocket"));
     sender.ready().await.map_err(hyper_error)?;
     let mut response = sender.send_request(request).await.map_err(hyper_error)?;
-    let accepted = match pending.check_h2_response(&response) {
-        Ok(accepted) => accepted,
+    let (conn, accepted) = match pending.open(&response) {
+        Ok(opened) => opened,
         Err(mut err) => {
-            if let ResponseError::Rejected(rejection) = &mut err {
+            if let HandshakeError::Response(ResponseError::Rejected(rejection)) = &mut err {
                 rejection.body = body_start(response.body_mut()).await;
             }
-            return Err(Error::Handshake(HandshakeError::Response(err)));
+            return Err(Error::Handshake(err));
         }
     };
     let upgraded = hyper::upgrade::on(&mut response)
         .await
         .map_err(hyper_error)?;
-    let conn = Connection::with_extensions(
-        Role::Client,
-        config.deliver_fragments(false),
-        accepted.negotiated().clone(),
-    );
-    Ok((
-        WebSocketStream::from_connection(H2Stream::new(upgraded), conn),
-        accepted,
-    ))
+    let stream = WebSocketStream::from_connection(H2Stream::new(upgraded), conn);
+    Ok((stream, accepted))
 }
 
-/// Up to [`MAX_REJECTION_BODY`] bytes of a refusal's body; a body that
+/// Up to [`MAX_REFUSAL_BODY`] bytes of a refusal's body; a body that
 /// fails midway gives what arrived before.
 async fn body_start(body: &mut Incoming) -> Vec<u8> {
     let mut start = Vec::new();
-    while start.len() < MAX_REJECTION_BODY {
+    while start.len() < MAX_REFUSAL_BODY {
         let frame = poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await;
         let Some(Ok(frame)) = frame else { break };
         if let Ok(data) = frame.into_data() {
             let data: Bytes = data;
-            let room = MAX_REJECTION_BODY - start.len();
+            let room = MAX_REFUSAL_BODY - start.len();
             start.extend_from_slice(&data[..data.len().min(room)]);
         }
     }
