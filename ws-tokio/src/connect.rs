@@ -121,10 +121,10 @@ pub async fn connect_with(
         Ok(stream) => open_client(stream?, conn).await,
         Err(_elapsed) => {
             conn.handle_timeout(deadline);
-            Err(conn
-                .poll_event()
-                .err()
-                .map_or(Error::ConnectionClosed, Error::from))
+            // `poll_event_ref`: `poll_event` is left to the message path,
+            // its one call site in the crate, where it is inlined.
+            let timed_out = conn.poll_event_ref().err();
+            Err(timed_out.map_or(Error::ConnectionClosed, Error::from))
         }
     }
 }

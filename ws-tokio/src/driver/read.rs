@@ -1,7 +1,7 @@
 //! The read path: reading from the transport into the core and handing out
 //! the core's events as stream items.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::Pin;
@@ -9,7 +9,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use ws_proto::{Event, Message, ReadBufferPool, ReadyState};
+use ws_proto::{Connection, Event, EventRef, Message, ReadBufferPool, ReadyState};
 
 use super::wakers::Side;
 use super::{Opened, ReadPhase, State};
@@ -22,16 +22,29 @@ const DRAIN_READ: usize = 1024;
 thread_local! {
     /// The thread's spare read buffer, shared by the connections its tasks
     /// drive (see [`ReadBufferPool`]).
-    static POOL: Cell<ReadBufferPool> = Cell::new(ReadBufferPool::new());
+    static POOL: RefCell<ReadBufferPool> = RefCell::new(ReadBufferPool::new());
 }
 
-/// Runs `f` on this thread's pool (a fresh one during thread teardown).
+/// [`Connection::prepare_receive_buffer`] with this thread's pool (a fresh
+/// one during thread teardown).
 #[inline]
-fn with_pool<T>(f: impl FnOnce(&mut ReadBufferPool) -> T) -> T {
-    let mut pool = POOL.try_with(Cell::take).unwrap_or_default();
-    let result = f(&mut pool);
-    let _ = POOL.try_with(|slot| slot.set(pool));
-    result
+fn prepare(conn: &mut Connection) {
+    let prepared = POOL.try_with(|pool| {
+        conn.prepare_receive_buffer(&mut pool.borrow_mut());
+    });
+    if prepared.is_err() {
+        conn.prepare_receive_buffer(&mut ReadBufferPool::new());
+    }
+}
+
+/// [`Connection::release_receive_buffer`] into this thread's pool (freed
+/// during thread teardown).
+#[inline]
+fn release(conn: &mut Connection) {
+    let released = POOL.try_with(|pool| conn.release_receive_buffer(&mut pool.borrow_mut()));
+    if released.is_err() {
+        conn.release_receive_buffer(&mut ReadBufferPool::new());
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
@@ -44,13 +57,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     /// [`Connection::prepare_receive_buffer`]: ws_proto::Connection::prepare_receive_buffer
     /// [`Connection::release_receive_buffer`]: ws_proto::Connection::release_receive_buffer
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        with_pool(|pool| {
-            self.conn.prepare_receive_buffer(pool);
-        });
+        prepare(&mut self.conn);
         let buf = self.conn.receive_buffer();
         let result = Self::poll_read_spare(Pin::new(&mut self.io), buf, cx);
         if result.is_pending() {
-            with_pool(|pool| self.conn.release_receive_buffer(pool));
+            release(&mut self.conn);
         }
         result
     }
@@ -201,7 +212,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     }
 
     /// The core's next event as a stream item, if it has one; moves to
-    /// draining on the last one.
+    /// draining on the last one. A function of its own, with the core's
+    /// `poll_event` inlined into it: this is the path of every message.
+    #[inline(never)]
     fn next_message(&mut self) -> Option<Result<Message, Error>> {
         let message = match self.conn.poll_event() {
             Ok(None) => return None,
@@ -226,14 +239,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     }
 
     /// The core's next handshake event ([`Opened`]), or the handshake's error.
+    #[inline(never)]
     fn next_opened(&mut self) -> Option<Result<Opened, Error>> {
         // Server, after the acceptance: the events that follow are messages.
         if self.conn.ready_state() == ReadyState::Open {
             return Some(Ok(Opened::Accepted));
         }
-        match self.conn.poll_event() {
-            Ok(Some(Event::Request(request))) => Some(Ok(Opened::Request(request))),
-            Ok(Some(Event::Response(response))) => Some(Ok(Opened::Response(response))),
+        // `poll_event_ref`: `poll_event` has one call site in the crate
+        // (the message path), where it is inlined. The handshake's events
+        // are owned boxes either way.
+        match self.conn.poll_event_ref() {
+            Ok(Some(EventRef::Request(request))) => Some(Ok(Opened::Request(request))),
+            Ok(Some(EventRef::Response(response))) => Some(Ok(Opened::Response(response))),
             Ok(_) => None,
             Err(err) => {
                 self.end_reading();
