@@ -4,8 +4,8 @@
 //! sends an extended CONNECT (`:method CONNECT`, `:protocol websocket`,
 //! RFC 8441 section 4), the server answers 200, and from then on the
 //! stream's DATA frames carry ordinary WebSocket frames. The core runs the
-//! handshake ([`Connection::server_h2`](ws_proto::Connection::server_h2),
-//! [`Connection::client_h2`](ws_proto::Connection::client_h2)): the checks,
+//! handshake ([`ws_proto::handshake::h2::accept`],
+//! [`ws_proto::handshake::h2::connect`]): the checks,
 //! the answer, the extension negotiation and the handshake timer, exactly as
 //! over HTTP/1.1; this module moves the request and response through hyper
 //! and wraps the upgraded stream in a [`WebSocketStream`].
@@ -62,11 +62,11 @@ use hyper::ext::Protocol;
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use ws_proto::handshake::h2::{H2Client, MAX_REFUSAL_BODY};
+use ws_proto::handshake::h2::{self as core_h2, H2Client, MAX_REFUSAL_BODY};
 use ws_proto::handshake::{
     ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
 };
-use ws_proto::{Config, Connection};
+use ws_proto::{Config, Connection, Role};
 
 use crate::{Error, WebSocketStream};
 
@@ -238,10 +238,11 @@ where
     F: FnOnce(&Request) -> ServerResponse,
 {
     let protocol = request.extensions().get::<Protocol>().map(Protocol::as_str);
-    let (response, outcome) = Connection::server_h2(&request, protocol, &config, callback);
+    let (response, outcome) = core_h2::accept(&request, protocol, &config, callback);
     let response = response.map(|body| R::from(String::from_utf8_lossy(&body).into_owned()));
     match outcome {
-        Ok((conn, request_seen)) => {
+        Ok((request_seen, extensions)) => {
+            let conn = Connection::with_extensions(Role::Server, config, extensions);
             let upgrade = Upgrade {
                 on_upgrade: hyper::upgrade::on(&mut request),
                 conn: Some(conn),
@@ -345,11 +346,11 @@ pub async fn connect<B>(
 where
     B: Body + Default + Send + 'static,
 {
-    let (request, mut pending) = Connection::client_h2(request, config);
+    let (request, mut pending) = core_h2::connect(request, &config);
     // The core's handshake timer: sleep until its deadline.
     let deadline = pending.poll_timeout(tokio::time::Instant::now().into_std());
     let mut sender = sender.clone();
-    let exchange = Box::pin(exchange(&mut sender, request, &pending));
+    let exchange = Box::pin(exchange(&mut sender, request, &pending, config));
     match tokio::time::timeout_at(deadline.into(), exchange).await {
         Ok(result) => result,
         Err(_elapsed) => Err(pending
@@ -364,6 +365,7 @@ async fn exchange<B>(
     sender: &mut SendRequest<B>,
     request: http::Request<()>,
     pending: &H2Client,
+    config: Config,
 ) -> Result<(WebSocketStream<H2Stream>, Response), Error>
 where
     B: Body + Default + Send + 'static,
@@ -374,7 +376,7 @@ where
         .insert(Protocol::from_static("websocket"));
     sender.ready().await.map_err(hyper_error)?;
     let mut response = sender.send_request(request).await.map_err(hyper_error)?;
-    let (conn, accepted) = match pending.open(&response) {
+    let accepted = match pending.open(&response) {
         Ok(opened) => opened,
         Err(mut err) => {
             if let HandshakeError::Response(ResponseError::Rejected(rejection)) = &mut err {
@@ -386,6 +388,7 @@ where
     let upgraded = hyper::upgrade::on(&mut response)
         .await
         .map_err(hyper_error)?;
+    let conn = Connection::with_extensions(Role::Client, config, accepted.negotiated().clone());
     let stream = WebSocketStream::from_connection(H2Stream::new(upgraded), conn);
     Ok((stream, accepted))
 }

@@ -13,40 +13,45 @@
 //! requests built by [`ClientRequest::into_h2`], and pass its value to
 //! [`Request::from_h2`] on the server.
 //!
-//! [`Connection::server_h2`] and [`Connection::client_h2`] run the whole
-//! handshake for an adapter (the checks of RFC 8441, the extension
-//! negotiation, the answer, the open [`Connection`](crate::Connection)), so
-//! that the adapter only moves its HTTP/2 library's pieces.
+//! [`accept`] and [`connect`] run the whole handshake for an adapter (the
+//! checks of RFC 8441, the answer, the extension negotiation, the handshake
+//! timer), so that the adapter only moves its HTTP/2 library's pieces and
+//! starts the [`Connection`](crate::Connection) with the extensions they
+//! negotiated ([`Connection::with_extensions`](crate::Connection::with_extensions)).
 //!
 //! ```
-//! use ws_proto::handshake::ClientRequest;
-//! use ws_proto::{Config, Connection, ReadyState};
+//! use ws_proto::handshake::{h2, ClientRequest};
+//! use ws_proto::{Config, Connection, Role};
 //!
 //! let config = Config::default();
 //! let url = ClientRequest::from_url("wss://example.com/chat").unwrap().protocol("chat");
-//! let (request, pending) = Connection::client_h2(url, config.clone());
+//! let (request, pending) = h2::connect(url, &config);
 //! assert_eq!(request.method(), http::Method::CONNECT);
 //!
 //! // The server side, with the :protocol value taken from the h2 extension.
-//! let (answer, accepted) = Connection::server_h2(&request, Some("websocket"), &config, |req| {
+//! let (answer, accepted) = h2::accept(&request, Some("websocket"), &config, |req| {
 //!     req.accept_with_protocol("chat").unwrap()
 //! });
 //! assert_eq!(answer.status(), 200);
-//! let (server, checked) = accepted.unwrap();
-//! assert_eq!((checked.path(), server.ready_state()), ("/chat", ReadyState::Open));
+//! let (checked, extensions) = accepted.unwrap();
+//! assert_eq!(checked.path(), "/chat");
+//! let server = Connection::with_extensions(Role::Server, config.clone(), extensions);
 //!
 //! // The client checks the 200 and opens its connection.
-//! let (client, response) = pending.open(&answer).unwrap();
+//! let response = pending.open(&answer).unwrap();
 //! assert_eq!(response.protocol(), Some("chat"));
-//! # let _ = client;
+//! let client = Connection::with_extensions(Role::Client, config, response.negotiated().clone());
+//! # let _ = (server, client);
 //! ```
+
+use core::time::Duration;
 
 use super::headers::{self, Header};
 use super::{
-    ClientHandshake, ClientRequest, HandshakeError, Rejection, Request, RequestError, Response,
-    ResponseError, ServerResponse,
+    ClientHandshake, ClientRequest, HandshakeConfig, HandshakeError, Rejection, Request,
+    RequestError, Response, ResponseError, ServerResponse,
 };
-use crate::{Config, Connection, Instant, Role};
+use crate::{Extensions, Instant};
 
 /// How much of a refusal's body an adapter reads for
 /// [`Rejection::body`] (as the HTTP/1.1 handshake keeps).
@@ -56,90 +61,88 @@ use crate::{Config, Connection, Instant, Role};
 /// ```
 pub const MAX_REFUSAL_BODY: usize = 1024;
 
-impl Connection {
-    /// The server's side of an RFC 8441 handshake in one step: checks the
-    /// extended CONNECT (`protocol` is its `:protocol` pseudo-header, from
-    /// the HTTP/2 library's request extensions), asks `callback` for the
-    /// answer ([`Request::accept`], [`Request::accept_with_protocol`], a
-    /// refusal such as [`ServerResponse::reject`]), negotiates the
-    /// extensions `config` allows, and returns the response to send with
-    /// the open connection and the checked request, or why there is none
-    /// ([`HandshakeError::Request`] with the matching error status in the
-    /// response, or [`HandshakeError::Refused`]).
-    ///
-    /// The response always carries a body when it refuses (the refusal's,
-    /// or its status line): an HTTP/2 client may report a refusal that ends
-    /// with its HEADERS frame, followed by the server's
-    /// RST_STREAM(NO_ERROR) (RFC 9113 section 8.1), as a reset instead.
-    ///
-    /// ```
-    /// use ws_proto::handshake::{HandshakeError, Request};
-    /// use ws_proto::{Config, Connection};
-    /// let get = http::Request::get("/chat").body(()).unwrap();
-    /// let (response, outcome) = Connection::server_h2(&get, None, &Config::default(), Request::accept);
-    /// assert_eq!(response.status(), 400);
-    /// assert!(matches!(outcome, Err(HandshakeError::Request(_))));
-    /// ```
-    #[allow(clippy::type_complexity)]
-    pub fn server_h2<B>(
-        request: &http::Request<B>,
-        protocol: Option<&str>,
-        config: &Config,
-        callback: impl FnOnce(&Request) -> ServerResponse,
-    ) -> (
-        http::Response<Vec<u8>>,
-        Result<(Self, Request), HandshakeError>,
-    ) {
-        let checked = match Request::from_h2(request, protocol) {
-            Ok(checked) => checked,
-            Err(err) => {
-                let answer = ServerResponse::from_error(&err);
-                return (h2_answer(&answer), Err(HandshakeError::Request(err)));
-            }
-        };
-        let (answer, extensions) = checked.accept_extensions(callback(&checked), config);
-        let response = h2_answer(&answer);
-        if !answer.is_accept() {
-            let status = answer.status();
-            return (response, Err(HandshakeError::Refused { status }));
+/// The server's side of an RFC 8441 handshake in one step: checks the
+/// extended CONNECT (`protocol` is its `:protocol` pseudo-header, from the
+/// HTTP/2 library's request extensions), asks `callback` for the answer
+/// ([`Request::accept`], [`Request::accept_with_protocol`], a refusal such
+/// as [`ServerResponse::reject`]), negotiates the extensions `config`
+/// allows, and returns the response to send with the checked request and
+/// the negotiated extensions (start the connection with
+/// [`Connection::with_extensions`](crate::Connection::with_extensions)), or
+/// why there is no WebSocket ([`HandshakeError::Request`], with the matching
+/// error status in the response, or [`HandshakeError::Refused`]).
+///
+/// The response always carries a body when it refuses (the refusal's, or
+/// its status line): an HTTP/2 client may report a refusal that ends with
+/// its HEADERS frame, followed by the server's RST_STREAM(NO_ERROR) (RFC
+/// 9113 section 8.1), as a reset instead.
+///
+/// ```
+/// use ws_proto::handshake::{h2, HandshakeError, Request};
+/// let get = http::Request::get("/chat").body(()).unwrap();
+/// let (response, outcome) = h2::accept(&get, None, &ws_proto::Config::default(), Request::accept);
+/// assert_eq!(response.status(), 400);
+/// assert!(matches!(outcome, Err(HandshakeError::Request(_))));
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn accept<B, C: AsRef<HandshakeConfig> + ?Sized>(
+    request: &http::Request<B>,
+    protocol: Option<&str>,
+    config: &C,
+    callback: impl FnOnce(&Request) -> ServerResponse,
+) -> (
+    http::Response<Vec<u8>>,
+    Result<(Request, Extensions), HandshakeError>,
+) {
+    let checked = match Request::from_h2(request, protocol) {
+        Ok(checked) => checked,
+        Err(err) => {
+            let answer = ServerResponse::from_error(&err);
+            return (answer_h2(&answer), Err(HandshakeError::Request(err)));
         }
-        let conn = Self::with_extensions(Role::Server, config.clone(), extensions);
-        (response, Ok((conn, checked)))
+    };
+    let (answer, extensions) = checked.accept_extensions(callback(&checked), config);
+    let response = answer_h2(&answer);
+    if !answer.is_accept() {
+        let status = answer.status();
+        return (response, Err(HandshakeError::Refused { status }));
     }
+    (response, Ok((checked, extensions)))
+}
 
-    /// The client's side of an RFC 8441 handshake: the extended CONNECT
-    /// for `request` (with the permessage-deflate offer `config` makes; set
-    /// your HTTP/2 library's `:protocol` extension to `websocket` before
-    /// sending it), and the [`H2Client`] that turns the answer into the
-    /// open connection and runs the handshake timer.
-    ///
-    /// ```
-    /// use ws_proto::handshake::ClientRequest;
-    /// use ws_proto::{Config, Connection};
-    /// let url = ClientRequest::from_url("ws://h/feed").unwrap();
-    /// let (request, _pending) = Connection::client_h2(url, Config::default());
-    /// assert_eq!(request.uri(), "http://h:80/feed");
-    /// ```
-    pub fn client_h2(request: ClientRequest, config: Config) -> (http::Request<()>, H2Client) {
-        let (request, pending) = request.offer_extensions(&config).into_h2();
-        let client = H2Client {
-            pending,
-            config,
-            deadline: None,
-        };
-        (request, client)
-    }
+/// The client's side of an RFC 8441 handshake: the extended CONNECT for
+/// `request` (with the permessage-deflate offer `config` makes; set your
+/// HTTP/2 library's `:protocol` extension to `websocket` before sending
+/// it), and the [`H2Client`] that checks the answer and runs the handshake
+/// timer.
+///
+/// ```
+/// use ws_proto::handshake::{h2, ClientRequest};
+/// let url = ClientRequest::from_url("ws://h/feed").unwrap();
+/// let (request, _pending) = h2::connect(url, &ws_proto::Config::default());
+/// assert_eq!(request.uri(), "http://h:80/feed");
+/// ```
+pub fn connect<C: AsRef<HandshakeConfig> + ?Sized>(
+    request: ClientRequest,
+    config: &C,
+) -> (http::Request<()>, H2Client) {
+    let (request, pending) = request.offer_extensions(config).into_h2();
+    let client = H2Client {
+        pending,
+        timeout: config.as_ref().get_timeout(),
+        deadline: None,
+    };
+    (request, client)
 }
 
 /// The client's side of an RFC 8441 handshake while the answer is awaited
-/// (from [`Connection::client_h2`]).
+/// (from [`connect`]).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use ws_proto::handshake::{ClientRequest, HandshakeError};
-/// use ws_proto::{Config, Connection};
-/// let config = Config::default().handshake_timeout(Duration::from_secs(2));
-/// let (_, mut pending) = Connection::client_h2(ClientRequest::from_url("ws://h/").unwrap(), config);
+/// use ws_proto::handshake::{h2, ClientRequest, HandshakeError};
+/// let config = ws_proto::Config::default().handshake_timeout(Duration::from_secs(2));
+/// let (_, mut pending) = h2::connect(ClientRequest::from_url("ws://h/").unwrap(), &config);
 /// let start = Instant::now();
 /// let deadline = pending.poll_timeout(start);
 /// assert_eq!(deadline, start + Duration::from_secs(2));
@@ -149,24 +152,24 @@ impl Connection {
 #[derive(Debug)]
 pub struct H2Client {
     pending: ClientHandshake,
-    config: Config,
+    timeout: Duration,
     /// Armed by the first `poll_timeout`.
     deadline: Option<Instant>,
 }
 
 impl H2Client {
-    /// When the handshake times out ([`Config::handshake_timeout`] after
+    /// When the handshake times out (the config's handshake timeout after
     /// the first call): sleep until then, then call
     /// [`handle_timeout`](Self::handle_timeout).
     ///
     /// ```
-    /// # use ws_proto::{handshake::ClientRequest, Config, Connection};
-    /// let (_, mut pending) = Connection::client_h2(ClientRequest::from_url("ws://h/").unwrap(), Config::default());
+    /// # use ws_proto::handshake::{h2, ClientRequest};
+    /// let (_, mut pending) = h2::connect(ClientRequest::from_url("ws://h/").unwrap(), &ws_proto::Config::default());
     /// let now = std::time::Instant::now();
     /// assert!(pending.poll_timeout(now) > now);
     /// ```
     pub fn poll_timeout(&mut self, now: Instant) -> Instant {
-        let timeout = self.config.handshake.timeout;
+        let timeout = self.timeout;
         *self.deadline.get_or_insert_with(|| now + timeout)
     }
 
@@ -174,48 +177,43 @@ impl H2Client {
     /// ([`HandshakeError::TimedOut`]), `None` before.
     ///
     /// ```
-    /// # use ws_proto::{handshake::ClientRequest, Config, Connection};
-    /// let (_, mut pending) = Connection::client_h2(ClientRequest::from_url("ws://h/").unwrap(), Config::default());
+    /// # use ws_proto::handshake::{h2, ClientRequest};
+    /// let (_, mut pending) = h2::connect(ClientRequest::from_url("ws://h/").unwrap(), &ws_proto::Config::default());
     /// let now = std::time::Instant::now();
     /// pending.poll_timeout(now);
     /// assert_eq!(pending.handle_timeout(now), None);
     /// ```
     pub fn handle_timeout(&mut self, now: Instant) -> Option<HandshakeError> {
-        let after = self.config.handshake.timeout;
         let passed = self.deadline.is_some_and(|deadline| now >= deadline);
-        passed.then_some(HandshakeError::TimedOut { after })
+        passed.then_some(HandshakeError::TimedOut {
+            after: self.timeout,
+        })
     }
 
-    /// Checks the answer (any 2xx accepts; subprotocol and extensions as
-    /// over HTTP/1.1) and opens the connection. A refusal is
+    /// Checks the answer: any 2xx accepts, subprotocol and extensions are
+    /// checked as over HTTP/1.1; start the connection with the extensions
+    /// of [`Response::negotiated`]. A refusal is
     /// [`HandshakeError::Response`] with [`ResponseError::Rejected`]: read up
     /// to [`MAX_REFUSAL_BODY`] bytes of its body into [`Rejection::body`]
     /// for the error.
     ///
     /// ```
-    /// # use ws_proto::{handshake::ClientRequest, Config, Connection, ReadyState};
-    /// let (_, pending) = Connection::client_h2(ClientRequest::from_url("ws://h/").unwrap(), Config::default());
+    /// # use ws_proto::handshake::{h2, ClientRequest};
+    /// let (_, pending) = h2::connect(ClientRequest::from_url("ws://h/").unwrap(), &ws_proto::Config::default());
     /// let refused = http::Response::builder().status(403).body(()).unwrap();
     /// assert_eq!(pending.open(&refused).unwrap_err().status(), Some(403));
     /// let ok = http::Response::builder().status(200).body(()).unwrap();
-    /// assert_eq!(pending.open(&ok).unwrap().0.ready_state(), ReadyState::Open);
+    /// assert!(pending.open(&ok).is_ok());
     /// ```
-    pub fn open<B>(
-        &self,
-        response: &http::Response<B>,
-    ) -> Result<(Connection, Response), HandshakeError> {
-        let accepted = self
-            .pending
+    pub fn open<B>(&self, response: &http::Response<B>) -> Result<Response, HandshakeError> {
+        self.pending
             .check_h2_response(response)
-            .map_err(HandshakeError::Response)?;
-        let extensions = accepted.negotiated().clone();
-        let conn = Connection::with_extensions(Role::Client, self.config.clone(), extensions);
-        Ok((conn, accepted))
+            .map_err(HandshakeError::Response)
     }
 }
 
 /// The answer as an `http::Response`, with a body when it refuses.
-fn h2_answer(answer: &ServerResponse) -> http::Response<Vec<u8>> {
+fn answer_h2(answer: &ServerResponse) -> http::Response<Vec<u8>> {
     let body = if answer.is_accept() {
         Vec::new()
     } else if answer.body().is_empty() {
@@ -419,33 +417,31 @@ mod tests {
         );
     }
 
-    fn connect_request(config: &Config) -> (http::Request<()>, H2Client) {
+    fn connect_request(config: &HandshakeConfig) -> (http::Request<()>, H2Client) {
         let url = ClientRequest::from_url("wss://h/room?id=7")
             .unwrap()
             .protocol("chat");
-        Connection::client_h2(url, config.clone())
+        connect(url, config)
     }
 
     #[test]
-    fn server_h2_accepts_and_opens_with_the_negotiated_extensions() {
-        let config = Config::default();
+    fn accept_answers_and_negotiates_what_connect_offered() {
+        let config = HandshakeConfig::default();
         let (request, pending) = connect_request(&config);
         let mut seen = None;
-        let (response, outcome) =
-            Connection::server_h2(&request, Some("websocket"), &config, |req| {
-                seen = Some(req.path().to_string());
-                req.accept_with_protocol("chat").unwrap()
-            });
+        let (response, outcome) = accept(&request, Some("websocket"), &config, |req| {
+            seen = Some(req.path().to_string());
+            req.accept_with_protocol("chat").unwrap()
+        });
         assert_eq!(seen.as_deref(), Some("/room"));
         assert_eq!(response.status(), 200);
         assert!(response.body().is_empty());
         assert_eq!(response.headers()["sec-websocket-protocol"], "chat");
-        let (server, checked) = outcome.unwrap();
+        let (checked, extensions) = outcome.unwrap();
         assert_eq!(checked.query(), Some("id=7"));
-        assert_eq!(server.role(), Role::Server);
-        let (client, accepted) = pending.open(&response).unwrap();
-        assert_eq!(client.role(), Role::Client);
+        let accepted = pending.open(&response).unwrap();
         assert_eq!(accepted.protocol(), Some("chat"));
+        assert_eq!(accepted.negotiated(), &extensions);
         #[cfg(feature = "deflate")]
         {
             let offered = request.headers()["sec-websocket-extensions"]
@@ -460,13 +456,12 @@ mod tests {
     }
 
     #[test]
-    fn server_h2_refusals_and_bad_requests_carry_a_body() {
-        let config = Config::default();
+    fn refusals_and_bad_requests_carry_a_body() {
+        let config = HandshakeConfig::default();
         let (request, pending) = connect_request(&config);
-        let (response, outcome) =
-            Connection::server_h2(&request, Some("websocket"), &config, |_| {
-                ServerResponse::reject(403, "")
-            });
+        let (response, outcome) = accept(&request, Some("websocket"), &config, |_| {
+            ServerResponse::reject(403, "")
+        });
         assert_eq!(response.status(), 403);
         assert_eq!(response.body(), b"403 Forbidden\n");
         assert_eq!(
@@ -479,7 +474,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let (response, outcome) = Connection::server_h2(&request, Some("mqtt"), &config, |_| {
+        let (response, outcome) = accept(&request, Some("mqtt"), &config, |_| {
             unreachable!("a bad request is not handed to the callback")
         });
         assert_eq!(response.status(), 400);
@@ -493,9 +488,9 @@ mod tests {
     }
 
     #[test]
-    fn client_h2_times_out_at_the_configured_deadline() {
-        let timeout = core::time::Duration::from_millis(500);
-        let (_, mut pending) = connect_request(&Config::default().handshake_timeout(timeout));
+    fn the_client_times_out_at_the_configured_deadline() {
+        let timeout = Duration::from_millis(500);
+        let (_, mut pending) = connect_request(&HandshakeConfig::default().timeout(timeout));
         let start = Instant::now();
         assert_eq!(
             pending.handle_timeout(start + timeout),
