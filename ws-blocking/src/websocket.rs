@@ -3,7 +3,7 @@
 use std::io::{self, IoSlice};
 use std::time::{Duration, Instant};
 
-use ws_proto::{CloseCode, Connection, Event, Message, ReadBufferPool, ReadyState};
+use ws_proto::{CloseCode, Connection, Event, Message, ReadBufferPool};
 
 use crate::error::is_timeout_kind;
 use crate::{Error, Transport};
@@ -324,7 +324,10 @@ impl<S: Transport> WebSocket<S> {
         if self.finished {
             return Ok(());
         }
-        let written = if self.conn.ready_state() == ReadyState::Open {
+        // While only quiet-peer timers run (an open connection), a write
+        // may block as long as the transport lets it; otherwise (handshake,
+        // close) the core's timers bound it.
+        let written = if self.conn.timers_wait_for_quiet() {
             self.write_queued().map(|()| Written::All)
         } else {
             self.write_queued_timed()

@@ -6,12 +6,11 @@
 
 use std::future::{poll_fn, Future};
 
-use tokio::io::{AsyncRead, AsyncWrite};
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
 use ws_proto::{Config, Connection};
 
 use crate::driver::{Opened, Shared};
-use crate::{Error, WebSocketStream};
+use crate::{Error, Transport, WebSocketStream};
 
 /// Runs the client's opening handshake over a transport you connected
 /// yourself (TCP with your own socket options, a proxy tunnel, a Unix
@@ -37,7 +36,7 @@ use crate::{Error, WebSocketStream};
 /// # Ok(())
 /// # }
 /// ```
-pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
+pub async fn client<S: Transport>(
     request: ClientRequest,
     stream: S,
     config: Config,
@@ -46,7 +45,7 @@ pub async fn client<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// [`client`] with the connection built (and its timer started) already.
-pub(crate) async fn open_client<S: AsyncRead + AsyncWrite + Unpin>(
+pub(crate) async fn open_client<S: Transport>(
     stream: S,
     conn: Connection,
 ) -> Result<(WebSocketStream<S>, Response), Error> {
@@ -72,10 +71,7 @@ pub(crate) async fn open_client<S: AsyncRead + AsyncWrite + Unpin>(
 /// # Ok(())
 /// # }
 /// ```
-pub fn accept<S>(stream: S) -> impl Future<Output = Result<WebSocketStream<S>, Error>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+pub fn accept<S: Transport>(stream: S) -> impl Future<Output = Result<WebSocketStream<S>, Error>> {
     accept_with(stream, Config::default(), Request::accept)
 }
 
@@ -114,15 +110,11 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub fn accept_with<S, F>(
+pub fn accept_with<S: Transport, F: FnOnce(&Request) -> ServerResponse>(
     stream: S,
     config: Config,
     callback: F,
-) -> impl Future<Output = Result<WebSocketStream<S>, Error>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&Request) -> ServerResponse,
-{
+) -> impl Future<Output = Result<WebSocketStream<S>, Error>> {
     accept_with_prefix(stream, &[], config, callback)
 }
 
@@ -141,16 +133,12 @@ where
 /// # Ok(())
 /// # }
 /// ```
-pub fn accept_with_prefix<S, F>(
+pub fn accept_with_prefix<S: Transport, F: FnOnce(&Request) -> ServerResponse>(
     stream: S,
     prefix: &[u8],
     config: Config,
     callback: F,
-) -> impl Future<Output = Result<WebSocketStream<S>, Error>>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-    F: FnOnce(&Request) -> ServerResponse,
-{
+) -> impl Future<Output = Result<WebSocketStream<S>, Error>> {
     // Not an `async fn`: the future returned is one box, so a task that
     // accepts and then serves for hours stays small.
     let mut conn = Connection::server(config);
@@ -164,7 +152,7 @@ where
 /// response. On failure (a bad request or answer, a refusal, the timeout,
 /// the peer closing) writes what the core queued, shuts the transport down
 /// and returns the error.
-async fn open<S: AsyncRead + AsyncWrite + Unpin>(
+async fn open<S: Transport>(
     stream: S,
     conn: Connection,
     callback: impl FnOnce(&Request) -> ServerResponse,
@@ -173,19 +161,14 @@ async fn open<S: AsyncRead + AsyncWrite + Unpin>(
     let mut opened = poll_fn(|cx| shared.poll_opening(cx)).await;
     if let Some(Ok(Opened::Request(request))) = &opened {
         shared.respond(callback(request))?;
-        // Accepted (the 101 written as far as the transport takes it
-        // without waiting), or the refusal as the handshake's error.
         opened = poll_fn(|cx| shared.poll_opening(cx)).await;
     }
-    let response = match opened {
-        Some(Ok(Opened::Response(response))) => Some(response),
-        Some(Ok(_)) => None,
-        Some(Err(err)) => {
-            // Write the error response or refusal, shut the transport down.
+    match opened.unwrap_or(Err(Error::ConnectionClosed)) {
+        Ok(opened) => Ok((WebSocketStream::from_shared(shared), opened.response())),
+        Err(err) => {
+            // The driver writes what the core owes the peer, then shuts down.
             while poll_fn(|cx| shared.poll_opening(cx)).await.is_some() {}
-            return Err(err);
+            Err(err)
         }
-        None => return Err(Error::ConnectionClosed),
-    };
-    Ok((WebSocketStream::from_shared(shared), response))
+    }
 }

@@ -177,7 +177,7 @@ pub use connect::{connect, connect_with, Connector, MaybeTlsStream};
 pub use error::Error;
 pub use handshake::{accept, accept_with, accept_with_prefix, client};
 pub use reconnect::{ReconnectEvent, ReconnectPolicy, ReconnectSender, Reconnecting};
-pub use stream::{ReadHalf, WebSocketStream, WriteHalf};
+pub use stream::{ReadHalf, Transport, WebSocketStream, WriteHalf};
 pub use ws_proto::CloseKind;
 
 pub use ws_proto;

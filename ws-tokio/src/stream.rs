@@ -14,6 +14,19 @@ use ws_proto::{CloseCode, Config, Connection, Message, ReadyState, Role};
 use crate::driver::Shared;
 use crate::Error;
 
+/// What a WebSocket runs over: any tokio transport that reads, writes and
+/// can be moved (TCP, TLS, a Unix socket, an upgraded hyper connection, an
+/// in-memory `tokio::io::duplex`). Implemented for every such type.
+///
+/// ```
+/// fn takes<S: ws_tokio::Transport>(_: S) {}
+/// let (a, _b) = tokio::io::duplex(64);
+/// takes(a);
+/// ```
+pub trait Transport: AsyncRead + AsyncWrite + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + ?Sized> Transport for T {}
+
 /// A WebSocket connection over any tokio transport `S` (TCP, TLS, a Unix
 /// socket, an upgraded hyper connection, an in-memory duplex).
 ///

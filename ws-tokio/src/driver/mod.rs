@@ -66,6 +66,16 @@ pub(crate) enum Opened {
     Accepted,
 }
 
+impl Opened {
+    /// The server's response, for a client.
+    pub(crate) fn response(self) -> Option<Box<Response>> {
+        match self {
+            Self::Response(response) => Some(response),
+            _ => None,
+        }
+    }
+}
+
 /// Everything behind the lock.
 struct State<S> {
     io: S,

@@ -145,18 +145,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
                         self.fail(err);
                         continue;
                     }
-                    // While the connection is open the core's timers are
-                    // the keepalive ones, which only matter once the peer
-                    // is quiet: they are polled when there is nothing to
-                    // read, before the task sleeps. While it closes, the
-                    // close timer must fire even if the peer keeps sending.
-                    let open = self.conn.ready_state() == ReadyState::Open;
-                    if !open && self.poll_timer(cx) {
+                    // The core says when its timers only matter once the
+                    // peer is quiet (keepalive): then they are polled when
+                    // there is nothing to read, before the task sleeps.
+                    // Otherwise (handshake, close) they are polled before
+                    // every read, so a peer that keeps sending cannot hold
+                    // them off.
+                    let quiet_only = self.conn.timers_wait_for_quiet();
+                    if !quiet_only && self.poll_timer(cx) {
                         continue;
                     }
                     let result = match self.poll_read(cx) {
                         Poll::Ready(result) => result,
-                        Poll::Pending if open && self.poll_timer(cx) => continue,
+                        Poll::Pending if quiet_only && self.poll_timer(cx) => continue,
                         Poll::Pending => return Poll::Pending,
                     };
                     self.on_read(result);
