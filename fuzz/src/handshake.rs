@@ -1027,7 +1027,20 @@ impl Driver {
             self.events.logical, events.logical,
             "the bytes after the head decode differently (lost or read twice?)"
         );
-        assert_eq!(self.error_after_open, error, "a different error after the head");
+        if self.extensions.deflate.is_some() {
+            // Inflating a corrupt message piece by piece may find bad UTF-8
+            // before bad compressed data, or the reverse, depending on how
+            // it arrived: both close with 1007. The code must agree.
+            let code = |e: &Option<Error>| e.as_ref().map(Error::close_code);
+            assert_eq!(
+                code(&self.error_after_open),
+                code(&error),
+                "a different error after the head: {:?} vs {error:?}",
+                self.error_after_open
+            );
+        } else {
+            assert_eq!(self.error_after_open, error, "a different error after the head");
+        }
         let mut ours = OutputTracker::new(self.role);
         ours.push(&self.written[self.expected_head.len()..]);
         let mut theirs = OutputTracker::new(self.role);
@@ -1041,10 +1054,16 @@ impl Driver {
             // every byte only after end of stream. The messages agree (above).
             return;
         }
+        // With compression the error (and so the close reason) may differ
+        // as said above; the close code may not.
+        let deflate = self.extensions.deflate.is_some();
         let frames = |t: &OutputTracker| -> Vec<(bool, u8, Vec<u8>)> {
             t.frames
                 .iter()
-                .map(|f| (f.fin, f.opcode, f.payload.clone()))
+                .map(|f| match f.opcode {
+                    0x8 if deflate => (f.fin, f.opcode, f.payload[..f.payload.len().min(2)].to_vec()),
+                    _ => (f.fin, f.opcode, f.payload.clone()),
+                })
                 .collect()
         };
         assert_eq!(frames(&ours), frames(&theirs), "different frames written after opening");
