@@ -22,6 +22,10 @@ pub(crate) struct Outbound {
     chunks: VecDeque<Bytes>,
     tail: BytesMut,
     buffered: usize,
+    /// Set by an opening handshake's head: once everything queued is
+    /// written, the queue lets go of its allocations, since most
+    /// connections go idle right after the handshake.
+    release_when_drained: bool,
 }
 
 impl Outbound {
@@ -59,6 +63,7 @@ impl Outbound {
         self.buffered += bytes.len();
         self.seal_tail();
         self.chunks.push_back(bytes);
+        self.release_when_drained = true;
     }
 
     fn seal_tail(&mut self) {
@@ -77,6 +82,9 @@ impl Outbound {
         self.seal_tail();
         let chunk = self.chunks.pop_front()?;
         self.buffered -= chunk.len();
+        if self.buffered == 0 && self.release_when_drained {
+            *self = Self::default();
+        }
         Some(chunk)
     }
 
@@ -119,9 +127,10 @@ impl Outbound {
                 }
             }
         }
-        if self.buffered == 0 && self.tail.capacity() > 64 * 1024 {
-            // Do not keep a large buffer alive on an idle connection.
-            self.tail = BytesMut::new();
+        if self.buffered == 0 && (self.release_when_drained || self.tail.capacity() > 64 * 1024) {
+            // Do not keep the handshake's queue, or a large buffer, alive
+            // on an idle connection.
+            *self = Self::default();
         }
     }
 }
@@ -178,6 +187,35 @@ mod tests {
             }
             assert_eq!(written, all, "step {step}");
             assert_eq!(copy.pop(), None);
+        }
+    }
+
+    #[test]
+    fn a_written_handshake_head_leaves_no_allocation_behind() {
+        for by_pop in [false, true] {
+            let mut out = Outbound::default();
+            out.push_bytes(Bytes::from_static(
+                b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+            ));
+            out.push_frame(
+                FrameHeader::new(true, OpCode::Text, None, 2),
+                &Bytes::from_static(b"hi"),
+            );
+            if by_pop {
+                while out.pop().is_some() {}
+            } else {
+                let n = out.buffered();
+                out.advance(n);
+            }
+            assert_eq!((out.chunks.capacity(), out.tail.capacity()), (0, 0));
+            // Frames queued later keep their buffer between writes, as before.
+            out.push_frame(
+                FrameHeader::new(true, OpCode::Text, None, 2),
+                &Bytes::from_static(b"hi"),
+            );
+            let n = out.buffered();
+            out.advance(n);
+            assert!(out.tail.capacity() > 0);
         }
     }
 }
