@@ -90,6 +90,7 @@
 //! ```
 
 mod connect;
+mod driver;
 mod error;
 mod handshake;
 mod transport;
