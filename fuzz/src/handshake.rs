@@ -750,9 +750,6 @@ impl Driver {
                         "a handshake event after opening"
                     );
                     let abnormal = self.eof || self.tampered;
-                    if self.skip_known_issue(&event) {
-                        return true;
-                    }
                     self.events.on_event(&event, abnormal);
                     true
                 }
@@ -767,17 +764,6 @@ impl Driver {
                 }
             },
         }
-    }
-
-    /// KNOWN CORE ISSUE (ws-proto/src/connection/receive.rs, outside the
-    /// handshake): with permessage-deflate and `deliver_fragments`, a piece
-    /// of a compressed frame that inflates to nothing is handed out as an
-    /// empty middle `Event::Fragment`, which the uncompressed path never
-    /// does (the decoder skips such pieces). Found by `handshake_client`;
-    /// skipped here, only when compression was agreed, until it is fixed.
-    fn skip_known_issue(&self, event: &Event) -> bool {
-        let compressed = self.extensions.deflate.is_some();
-        matches!(event, Event::Fragment(f) if compressed && f.data.is_empty() && !f.is_first && !f.is_last)
     }
 
     fn fail(&mut self, err: Error) {
@@ -1014,7 +1000,6 @@ impl Driver {
         let mut error = None;
         loop {
             match reference.poll_event() {
-                Ok(Some(event)) if self.skip_known_issue(&event) => {}
                 Ok(Some(event)) => events.on_event(&event, self.eof),
                 Ok(None) => break,
                 Err(err) => {

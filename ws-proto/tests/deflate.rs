@@ -320,3 +320,38 @@ fn no_compression_without_agreement() {
         ))
     );
 }
+
+/// A compressed message sent a byte of deflate data per frame: pieces that
+/// inflate to nothing are not handed out as empty middle fragments (the
+/// uncompressed path never hands those out either), and nothing is lost.
+#[test]
+fn streamed_compressed_pieces_are_never_empty_in_the_middle() {
+    let agreed = DeflateConfig::default().negotiate(["permessage-deflate"].into_iter());
+    let mut client = Connection::with_extensions(
+        Role::Client,
+        Config::default().max_send_frame_size(1),
+        Extensions::deflate(agreed.clone()),
+    );
+    let mut server = Connection::with_extensions(
+        Role::Server,
+        Config::default().deliver_fragments(true),
+        Extensions::deflate(agreed),
+    );
+    let text = "a chat message, a chat message, a chat message ".repeat(8);
+    client.send_text(text.as_str()).unwrap();
+    server.receive(&take_output(&mut client));
+    let mut pieces = Vec::new();
+    while let Some(event) = server.poll_event().unwrap() {
+        let Event::Fragment(piece) = event else {
+            panic!("{event:?}")
+        };
+        pieces.push(piece);
+    }
+    assert!(pieces.len() > 2, "the message came in pieces");
+    assert!(pieces[0].is_first && pieces.last().unwrap().is_last);
+    for piece in &pieces[1..pieces.len() - 1] {
+        assert!(!piece.data.is_empty(), "an empty middle piece");
+    }
+    let whole: Vec<u8> = pieces.iter().flat_map(|p| p.data.to_vec()).collect();
+    assert_eq!(whole, text.as_bytes());
+}

@@ -137,13 +137,15 @@ impl Connection {
         if self.close.reported {
             return Ok(None);
         }
-        if !self.close.timed_out {
+        while !self.close.timed_out {
             match self.decoder.decode(&mut self.read_buf) {
                 Ok(Some(decoded)) => {
                     self.note_activity();
-                    return self.on_decoded(decoded).map(Some);
+                    if let Some(ready) = self.on_decoded(decoded)? {
+                        return Ok(Some(ready));
+                    }
                 }
-                Ok(None) => {}
+                Ok(None) => break,
                 Err(err) => return Err(self.fail(err)),
             }
         }
@@ -203,7 +205,10 @@ impl Connection {
     }
 
     /// Everything but an uncompressed message: inflating, control frames.
-    fn on_decoded(&mut self, decoded: Decoded) -> Result<Ready, Error> {
+    /// `None` for a middle piece of a compressed message that inflated to
+    /// nothing (as the decoder never hands out an empty middle piece of an
+    /// uncompressed one).
+    fn on_decoded(&mut self, decoded: Decoded) -> Result<Option<Ready>, Error> {
         let ready = match decoded {
             Decoded::Message {
                 kind,
@@ -235,6 +240,9 @@ impl Connection {
                 let data = if compressed {
                     let input = self.decoder.take(&mut self.read_buf, data);
                     match self.inflate(kind, &input, is_first, is_last) {
+                        Ok(inflated) if inflated.is_empty() && !is_first && !is_last => {
+                            return Ok(None);
+                        }
                         Ok(inflated) => Payload::Owned(inflated),
                         Err(err) => return Err(self.fail(err)),
                     }
@@ -281,7 +289,7 @@ impl Connection {
                 }
             },
         };
-        Ok(ready)
+        Ok(Some(ready))
     }
 }
 
