@@ -233,10 +233,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
         }
     }
 
-    /// `Sink::poll_close`: queues a 1000 close frame if none was sent,
-    /// writes everything, and shuts the transport down if the core says so.
+    /// `Sink::poll_close`: queues the core's bare close
+    /// ([`CloseFrame::default`](ws_proto::CloseFrame::default), 1000) if none
+    /// was sent, writes everything, and shuts the transport down if the core
+    /// says so.
     pub(crate) fn poll_close(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.start_close(CloseCode::NORMAL, "")?;
+        let bare = ws_proto::CloseFrame::default();
+        self.start_close(bare.code, &bare.reason)?;
         let mut state = self.state();
         if state.failed || state.shut_down {
             return Poll::Ready(Ok(()));
