@@ -3,6 +3,7 @@
 # on a busy machine, and the functions to look at.
 #
 #   bash benches/profile.sh [MESSAGES] [SIZE]
+#   PROFILE_NAMES='ws-tokio ws-blocking' bash benches/profile.sh   (some servers only)
 #
 # 1. ws-proto alone: the `profile-decode` bin in `decode` and `echo` modes
 #    (server Connection fed masked frames; echo also sends them back).
@@ -71,7 +72,7 @@ done
 
 echo
 echo "== echo servers under load ($MESSAGES x $SIZE B, 16 connections x 4 in flight) =="
-for name in ws-tokio ws-blocking tungstenite fastwebsockets tokio-websockets; do
+for name in ${PROFILE_NAMES:-ws-tokio ws-blocking tungstenite fastwebsockets tokio-websockets}; do
     file=$OUT/echo-$name.cg
     : >"$OUT/$name.out"
     valgrind --tool=callgrind --callgrind-out-file="$file" \

@@ -50,6 +50,7 @@ impl Event {
     /// use ws_proto::Event;
     /// assert!(Event::Ping(Default::default()).into_message().is_some());
     /// ```
+    #[inline]
     pub fn into_message(self) -> Option<Message> {
         Some(match self {
             Self::Text(t) => Message::Text(t),
