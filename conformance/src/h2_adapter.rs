@@ -29,9 +29,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use ws_proto::handshake::{
-    ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
-};
+use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
 use ws_proto::{CloseCode, Config, Message, Randomness};
 use ws_tokio::h2::{self, H2Stream};
 use ws_tokio::{Error, WebSocketStream};
@@ -68,20 +66,7 @@ pub struct H2Conn {
 /// mapping as over HTTP/1.1 (see the tokio glue).
 fn failure(err: Error) -> Failure {
     match err {
-        Error::Handshake(err) => match err {
-            HandshakeError::Refused { status } => Failure::Refused { status, body: None },
-            HandshakeError::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
-                status: rejection.status,
-                body: Some(rejection.body),
-            },
-            HandshakeError::Response(err) => Failure::BadResponse(err.to_string()),
-            HandshakeError::Request(err) => Failure::BadRequest {
-                status: err.status(),
-            },
-            HandshakeError::TimedOut { .. } => Failure::HandshakeTimedOut,
-            HandshakeError::PeerClosed { .. } => Failure::PeerClosedDuringHandshake,
-            other => Failure::Other(other.to_string()),
-        },
+        Error::Handshake(err) => Failure::from(err),
         Error::Io(err) => Failure::Io(err.kind()),
         Error::Protocol(err) => Failure::Protocol(err.close_code()),
         Error::Send(err) => Failure::SendRefused(err.to_string()),

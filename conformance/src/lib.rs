@@ -30,7 +30,9 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
+use ws_proto::handshake::{
+    ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
+};
 use ws_proto::{CloseCode, Config, Message};
 
 mod blocking_adapter;
@@ -94,6 +96,27 @@ pub enum Failure {
     WaitTimedOut,
     /// Anything else, with the adapter's description.
     Other(String),
+}
+
+/// The core's handshake errors, which every adapter wraps as they are
+/// (`Error::Handshake`): one mapping for all of them.
+impl From<HandshakeError> for Failure {
+    fn from(err: HandshakeError) -> Self {
+        match err {
+            HandshakeError::Refused { status } => Self::Refused { status, body: None },
+            HandshakeError::Response(ResponseError::Rejected(rejection)) => Self::Refused {
+                status: rejection.status,
+                body: Some(rejection.body),
+            },
+            HandshakeError::Response(err) => Self::BadResponse(err.to_string()),
+            HandshakeError::Request(err) => Self::BadRequest {
+                status: err.status(),
+            },
+            HandshakeError::TimedOut { .. } => Self::HandshakeTimedOut,
+            HandshakeError::PeerClosed { .. } => Self::PeerClosedDuringHandshake,
+            other => Self::Other(other.to_string()),
+        }
+    }
 }
 
 impl fmt::Display for Failure {

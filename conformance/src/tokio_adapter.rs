@@ -5,9 +5,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use tokio::runtime::{Builder, Runtime};
-use ws_proto::handshake::{
-    ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
-};
+use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
 use ws_proto::{CloseCode, Config, Message};
 use ws_tokio::{Error, WebSocketStream};
 
@@ -29,20 +27,7 @@ pub struct TokioConn {
 /// they are. The one place to update when ws-tokio's error enum changes.
 fn failure(err: Error) -> Failure {
     match err {
-        Error::Handshake(err) => match err {
-            HandshakeError::Refused { status } => Failure::Refused { status, body: None },
-            HandshakeError::Response(ResponseError::Rejected(rejection)) => Failure::Refused {
-                status: rejection.status,
-                body: Some(rejection.body),
-            },
-            HandshakeError::Response(err) => Failure::BadResponse(err.to_string()),
-            HandshakeError::Request(err) => Failure::BadRequest {
-                status: err.status(),
-            },
-            HandshakeError::TimedOut { .. } => Failure::HandshakeTimedOut,
-            HandshakeError::PeerClosed { .. } => Failure::PeerClosedDuringHandshake,
-            other => Failure::Other(other.to_string()),
-        },
+        Error::Handshake(err) => Failure::from(err),
         Error::Io(err) => Failure::Io(err.kind()),
         Error::Protocol(err) => Failure::Protocol(err.close_code()),
         Error::Send(err) => Failure::SendRefused(err.to_string()),
