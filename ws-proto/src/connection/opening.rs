@@ -18,7 +18,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
 use super::receive::Ready;
 use super::Connection;
@@ -273,17 +273,10 @@ impl Connection {
         }
     }
 
-    /// Fails the handshake: the error is sticky, nothing more is read, and
-    /// the transport should close once what is queued is written.
+    /// Fails the handshake (see `record_failure`).
     pub(super) fn fail_handshake(&mut self, err: HandshakeError) -> Error {
         self.opening = None;
-        self.close.failed = true;
-        self.close.reported = true;
-        self.close.deadline = None;
-        self.read_buf = BytesMut::new();
-        let err = Error::Handshake(err);
-        self.error = Some(Box::new(err.clone()));
-        err
+        self.record_failure(Error::Handshake(err))
     }
 }
 

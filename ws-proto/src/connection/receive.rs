@@ -87,11 +87,17 @@ impl Connection {
             self.push_frame(true, OpCode::Close, &payload);
             self.close.sent = true;
         }
+        self.record_failure(Error::Protocol(err))
+    }
+
+    /// Ends a failed connection, in the handshake or after it: the error is
+    /// sticky (handed out by every later poll), nothing more is read, and
+    /// the transport should close once what is queued is written.
+    pub(super) fn record_failure(&mut self, err: Error) -> Error {
         self.close.failed = true;
         self.close.reported = true;
         self.close.deadline = None;
         self.read_buf = BytesMut::new();
-        let err = Error::Protocol(err);
         self.error = Some(Box::new(err.clone()));
         err
     }
