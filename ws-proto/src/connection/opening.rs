@@ -23,8 +23,8 @@ use bytes::{Buf, Bytes};
 use super::receive::Ready;
 use super::Connection;
 use crate::handshake::{
-    ClientHandshake, ClientRequest, HandshakeConfig, HandshakeError, Request, ResponseError,
-    ServerResponse,
+    answer_extensions, ClientHandshake, ClientRequest, HandshakeConfig, HandshakeError, Request,
+    ResponseError, ServerResponse,
 };
 use crate::{Config, Error, Extensions, Instant, Role, SendError};
 
@@ -55,8 +55,9 @@ enum Step {
     /// Server: the request head has not arrived in full.
     AwaitingRequest,
     /// Server: the request was handed out; the application answers with
-    /// `respond`. Kept to negotiate the extensions it offered.
-    AwaitingAnswer(Request),
+    /// `respond`. What is kept of it: the extensions it offered, to
+    /// negotiate them (not the whole request: no copy of every header).
+    AwaitingAnswer(Vec<String>),
     /// Client: the request is queued; the response has not arrived in full.
     AwaitingResponse(ClientHandshake),
 }
@@ -162,10 +163,11 @@ impl Connection {
         let Some(opening) = self.opening.as_deref() else {
             return Err(SendError::NoRequestToAnswer);
         };
-        let Step::AwaitingAnswer(request) = &opening.step else {
+        let Step::AwaitingAnswer(offers) = &opening.step else {
             return Err(SendError::NoRequestToAnswer);
         };
-        let (response, extensions) = request.accept_extensions(response, &opening.config);
+        let offers = offers.iter().map(String::as_str);
+        let (response, extensions) = answer_extensions(offers, response, &opening.config);
         self.outbound.push_bytes(Bytes::from(response.to_bytes()));
         if response.is_accept() {
             self.opening = None;
@@ -234,7 +236,8 @@ impl Connection {
                 match Request::parse_with_limits(&self.read_buf, opening.config.limits) {
                     Ok(Some((request, used))) => {
                         self.read_buf.advance(used);
-                        opening.step = Step::AwaitingAnswer(request.clone());
+                        let offers = request.extension_offers().map(String::from).collect();
+                        opening.step = Step::AwaitingAnswer(offers);
                         Ok(Some(Ready::Request(Box::new(request))))
                     }
                     Ok(None) if eof => {

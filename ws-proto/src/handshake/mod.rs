@@ -46,5 +46,6 @@ pub use client::{ClientHandshake, ClientRequest, Response};
 pub use config::HandshakeConfig;
 pub use error::{HandshakeError, Rejection, RequestError, ResponseError};
 pub use headers::Header;
+pub(crate) use server::answer_extensions;
 pub use server::{Limits, Request};
 pub use url::InvalidUrl;

@@ -304,28 +304,7 @@ impl Request {
         response: ServerResponse,
         config: &C,
     ) -> (ServerResponse, crate::Extensions) {
-        let config = config.as_ref();
-        let chosen_by_app = headers::find(response.headers(), "sec-websocket-extensions").is_some();
-        if !response.is_accept() || chosen_by_app {
-            return (response, crate::Extensions::none());
-        }
-        #[cfg(feature = "deflate")]
-        {
-            let deflate = config
-                .get_deflate()
-                .and_then(|d| d.negotiate(self.extension_offers()));
-            let extensions = crate::Extensions::deflate(deflate);
-            let response = match extensions.response_header() {
-                Some(value) => response.header("Sec-WebSocket-Extensions", value),
-                None => response,
-            };
-            (response, extensions)
-        }
-        #[cfg(not(feature = "deflate"))]
-        {
-            let _ = config;
-            (response, crate::Extensions::none())
-        }
+        answer_extensions(self.extension_offers(), response, config.as_ref())
     }
 
     /// A checked extended CONNECT request over HTTP/2 (RFC 8441).
@@ -355,6 +334,34 @@ impl Request {
             .flatten()
             .map(|(r, _)| r)
             .unwrap_or_else(|| unreachable!())
+    }
+}
+
+/// [`Request::accept_extensions`] given the request's extension offers
+/// alone (what a connection keeps of a request it has handed out).
+pub(crate) fn answer_extensions<'a>(
+    offers: impl Iterator<Item = &'a str>,
+    response: ServerResponse,
+    config: &super::HandshakeConfig,
+) -> (ServerResponse, crate::Extensions) {
+    let chosen_by_app = headers::find(response.headers(), "sec-websocket-extensions").is_some();
+    if !response.is_accept() || chosen_by_app {
+        return (response, crate::Extensions::none());
+    }
+    #[cfg(feature = "deflate")]
+    {
+        let deflate = config.get_deflate().and_then(|d| d.negotiate(offers));
+        let extensions = crate::Extensions::deflate(deflate);
+        let response = match extensions.response_header() {
+            Some(value) => response.header("Sec-WebSocket-Extensions", value),
+            None => response,
+        };
+        (response, extensions)
+    }
+    #[cfg(not(feature = "deflate"))]
+    {
+        let _ = (offers, config);
+        (response, crate::Extensions::none())
     }
 }
 
