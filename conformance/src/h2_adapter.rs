@@ -32,8 +32,9 @@ use tokio::task::JoinHandle;
 use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
 use ws_proto::{CloseCode, Config, Message, Randomness};
 use ws_tokio::h2::{self, H2Stream};
-use ws_tokio::{Error, WebSocketStream};
+use ws_tokio::WebSocketStream;
 
+use crate::tokio_adapter::failure;
 use crate::{Adapter, Conn, Failure};
 
 /// The in-memory HTTP/2 connection's buffer in each direction.
@@ -60,19 +61,6 @@ pub struct H2Conn {
     /// The task copying between the peer's TCP stream and the HTTP/2 stream.
     bridge: Arc<Mutex<Option<JoinHandle<()>>>>,
     runtime: Runtime,
-}
-
-/// ws-tokio's `Error` as a [`Failure`], for the HTTP/2 path: the same
-/// mapping as over HTTP/1.1 (see the tokio glue).
-fn failure(err: Error) -> Failure {
-    match err {
-        Error::Handshake(err) => Failure::from(err),
-        Error::Io(err) => Failure::Io(err.kind()),
-        Error::Protocol(err) => Failure::Protocol(err.close_code()),
-        Error::Send(err) => Failure::SendRefused(err.to_string()),
-        Error::ConnectionClosed => Failure::Closed,
-        other => Failure::Other(other.to_string()),
-    }
 }
 
 /// A failure of the bridge itself (not of the adapter).

@@ -24,8 +24,9 @@ pub struct TokioConn {
 }
 
 /// ws-tokio's `Error` as a [`Failure`]: the core's handshake errors as
-/// they are. The one place to update when ws-tokio's error enum changes.
-fn failure(err: Error) -> Failure {
+/// they are. The one place to update when ws-tokio's error enum changes
+/// (the HTTP/2 glue uses it too: same error type).
+pub(crate) fn failure(err: Error) -> Failure {
     match err {
         Error::Handshake(err) => Failure::from(err),
         Error::Io(err) => Failure::Io(err.kind()),
