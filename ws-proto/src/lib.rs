@@ -125,8 +125,9 @@ mod time;
 mod utf8;
 
 pub use connection::{
-    Config, Connection, Error, Event, EventRef, FragmentRef, ReadBufferPool, ReadyState,
-    SendOptions,
+    Config, Connection, Delivery, DeliveryCounts, Error, Event, EventRef, FragmentRef,
+    PreparedMessage, QueueLimit, ReadBufferPool, ReadyState, SendOptions, WhenFull,
+    GOING_AWAY_REASON, SLOW_MEMBER_REASON,
 };
 #[cfg(feature = "deflate")]
 pub use deflate::{DeflateConfig, DeflateParams};

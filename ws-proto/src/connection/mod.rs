@@ -6,9 +6,11 @@ mod borrowed;
 mod config;
 mod error;
 mod event;
+mod fanout;
 mod keepalive;
 mod opening;
 mod outbound;
+mod prepared;
 mod read_buffer;
 mod receive;
 mod send;
@@ -23,6 +25,10 @@ pub use config::Config;
 use config::Settings;
 pub use error::Error;
 pub use event::Event;
+pub use fanout::{
+    Delivery, DeliveryCounts, QueueLimit, WhenFull, GOING_AWAY_REASON, SLOW_MEMBER_REASON,
+};
+pub use prepared::PreparedMessage;
 pub use read_buffer::ReadBufferPool;
 pub use send::SendOptions;
 pub use state::ReadyState;

@@ -55,6 +55,18 @@ impl Outbound {
         }
     }
 
+    /// Queues an encoded frame shared with other connections: copied into
+    /// the write buffer when shorter than `share_min`, else by reference.
+    pub(crate) fn push_encoded(&mut self, frame: &Bytes, share_min: usize) {
+        self.buffered += frame.len();
+        if frame.len() < share_min {
+            self.tail.extend_from_slice(frame);
+        } else {
+            self.seal_tail();
+            self.chunks.push_back(frame.clone());
+        }
+    }
+
     /// Queues bytes as they are (the opening handshake's head).
     pub(crate) fn push_bytes(&mut self, bytes: Bytes) {
         if bytes.is_empty() {

@@ -40,6 +40,10 @@ impl SendOptions {
         self.compress = on;
         self
     }
+
+    pub(crate) fn compress_enabled(self) -> bool {
+        self.compress
+    }
 }
 
 impl Connection {
@@ -207,7 +211,7 @@ impl Connection {
         }
     }
 
-    fn send_data(
+    pub(super) fn send_data(
         &mut self,
         opcode: OpCode,
         payload: Bytes,
@@ -228,10 +232,17 @@ impl Connection {
         }
         #[cfg(not(feature = "deflate"))]
         let _ = options;
+        self.push_payload(opcode, payload, rsv1);
+        Ok(())
+    }
+
+    /// Queues one data message's payload (compressed when `rsv1`), split
+    /// into frames of at most the configured size.
+    pub(super) fn push_payload(&mut self, opcode: OpCode, payload: Bytes, rsv1: bool) {
         let max = self.config.max_send_frame_size;
         if payload.len() <= max {
             self.push_frame_rsv(true, rsv1, opcode, &payload);
-            return Ok(());
+            return;
         }
         let mut opcode = opcode;
         let mut start = 0;
@@ -247,7 +258,6 @@ impl Connection {
             opcode = OpCode::Continuation;
             start = end;
         }
-        Ok(())
     }
 
     fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {

@@ -28,6 +28,14 @@ impl Compressor {
         }
     }
 
+    /// For a compressor that starts every message afresh, what its output
+    /// depends on besides the input (window bits and level): connections
+    /// with the same key produce the same bytes. `None` with context takeover.
+    pub(crate) fn shared_output_key(&self) -> Option<(u8, u32)> {
+        self.no_context_takeover
+            .then_some((self.window_bits, self.level))
+    }
+
     /// Compresses one whole message.
     pub(crate) fn compress(&mut self, input: &[u8]) -> Bytes {
         if input.is_empty() {
