@@ -164,6 +164,7 @@
 //! # }
 //! ```
 
+pub mod broadcast;
 mod connect;
 mod driver;
 mod error;
@@ -182,7 +183,7 @@ pub use ws_proto::CloseKind;
 
 pub use ws_proto;
 pub use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
-pub use ws_proto::{CloseCode, CloseFrame, Config, Message, ReadyState, Role};
+pub use ws_proto::{CloseCode, CloseFrame, Config, Message, PreparedMessage, ReadyState, Role};
 
 /// The rustls version this crate uses, for building a
 /// [`Connector::Rustls`] configuration or a server-side TLS stream.

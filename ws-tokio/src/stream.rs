@@ -258,6 +258,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 }
 
 impl<S> WebSocketStream<S> {
+    /// The shared state, for a broadcast group.
+    pub(crate) fn shared(&self) -> &Arc<Shared<S>> {
+        &self.shared
+    }
+
     /// The connection's state: open, closing, or closed.
     ///
     /// ```
@@ -410,6 +415,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
 }
 
 impl<S> WriteHalf<S> {
+    /// The shared state, for a broadcast group.
+    pub(crate) fn shared(&self) -> &Arc<Shared<S>> {
+        &self.shared
+    }
+
     /// The shared state, for the reconnecting client's senders.
     pub(crate) fn into_shared(self) -> Arc<Shared<S>> {
         self.shared

@@ -15,6 +15,7 @@
 //! only allocated the first time the transport makes a write wait, so a
 //! connection that never meets backpressure never has one.
 
+mod fanout;
 mod read;
 mod timer;
 mod wakers;
@@ -97,6 +98,9 @@ struct State<S> {
     unflushed: bool,
     /// An I/O error broke the transport.
     failed: bool,
+    /// A broadcast group delivered data and will write it: the reader
+    /// leaves it queued while reading messages (see `fanout`).
+    deferred: bool,
 }
 
 /// The state shared by a stream and its halves.
@@ -119,6 +123,7 @@ impl<S> Shared<S> {
                 shut_down: false,
                 unflushed: false,
                 failed: false,
+                deferred: false,
             }),
         })
     }

@@ -11,8 +11,13 @@ use super::wakers::Side;
 use super::State;
 use crate::Error;
 
-/// At most this many queued chunks go into one vectored write.
+/// Up to this many queued chunks go into one vectored write from the stack.
 const MAX_SLICES: usize = 64;
+
+/// A longer queue (a broadcast round of shared frames) goes out in one
+/// vectored write of up to this many chunks, Linux's `IOV_MAX`, from a
+/// vector allocated for that write.
+const MAX_SLICES_HEAP: usize = 1024;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     /// Queues a message in the core.
@@ -154,9 +159,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         slices[0] = IoSlice::new(first);
         slices[1] = IoSlice::new(second);
         let mut count = 2;
-        for (slot, chunk) in slices[2..].iter_mut().zip(chunks) {
+        for (slot, chunk) in slices[2..].iter_mut().zip(&mut chunks) {
             *slot = IoSlice::new(chunk);
             count += 1;
+        }
+        let mut more = chunks.peekable();
+        if count == MAX_SLICES && more.peek().is_some() {
+            let mut long = Vec::with_capacity(MAX_SLICES_HEAP);
+            long.extend_from_slice(&slices);
+            long.extend(more.take(MAX_SLICES_HEAP - MAX_SLICES).map(IoSlice::new));
+            return Self::poll_write_op(
+                &mut self.io,
+                &mut self.write_wakers,
+                side,
+                waker,
+                |io, cx| io.poll_write_vectored(cx, &long),
+            );
         }
         let slices = &slices[..count];
         Self::poll_write_op(
