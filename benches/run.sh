@@ -197,6 +197,8 @@ for name in "${SERVERS[@]}"; do
 done
 
 log "writing $BENCHES/RESULTS.md"
+# Keep the fan-out section (benches/fanout.sh writes it) across the rewrite.
+sed -n '/^<!-- fanout:start -->$/,/^<!-- fanout:end -->$/p' "$BENCHES/RESULTS.md" >"$WORK/fanout-section.md" 2>/dev/null || true
 python3 "$BENCHES/report.py" \
     --mode "$MODE" \
     --results "$RESULTS" \
@@ -206,4 +208,7 @@ python3 "$BENCHES/report.py" \
     --rounds "$ROUNDS" \
     --root "$ROOT" \
     --out "$BENCHES/RESULTS.md"
+if [ -s "$WORK/fanout-section.md" ]; then
+    { echo; cat "$WORK/fanout-section.md"; } >>"$BENCHES/RESULTS.md"
+fi
 cat "$BENCHES/RESULTS.md"

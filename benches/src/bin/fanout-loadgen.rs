@@ -20,7 +20,7 @@
 //!
 //! ```text
 //! fanout-loadgen --url ws://127.0.0.1:PORT/ [--clients 16] [--size 20]
-//!                [--seconds 2] [--rounds N] [--warmup-rounds 3]
+//!                [--seconds 2] [--rounds N] [--warmup-rounds 3] [--warmup-ms 0]
 //!                [--round-timeout-ms 10000] [--server-pid PID] [--label NAME]
 //!                [--parallel 64] [--settle-ms 200]
 //! ```
@@ -52,6 +52,7 @@ struct Args {
     seconds: f64,
     rounds: u64,
     warmup_rounds: u64,
+    warmup: Duration,
     round_timeout: Duration,
     server_pid: Option<u32>,
     label: String,
@@ -68,6 +69,7 @@ impl Args {
             seconds: 2.0,
             rounds: u64::MAX,
             warmup_rounds: 3,
+            warmup: Duration::ZERO,
             round_timeout: Duration::from_secs(10),
             server_pid: None,
             label: "server".into(),
@@ -88,6 +90,7 @@ impl Args {
                 "--seconds" => args.seconds = num(&flag, argv.next())?,
                 "--rounds" => args.rounds = num(&flag, argv.next())?,
                 "--warmup-rounds" => args.warmup_rounds = num(&flag, argv.next())?,
+                "--warmup-ms" => args.warmup = Duration::from_millis(num(&flag, argv.next())?),
                 "--round-timeout-ms" => {
                     args.round_timeout = Duration::from_millis(num(&flag, argv.next())?)
                 }
@@ -113,6 +116,9 @@ impl Args {
         if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
             return Err("--seconds must be in (0, 3600]".into());
         }
+        if args.warmup > Duration::from_secs(600) {
+            return Err("--warmup-ms must be at most 600000".into());
+        }
         if args.round_timeout.is_zero() || args.round_timeout > Duration::from_secs(600) {
             return Err("--round-timeout-ms must be in (0, 600000]".into());
         }
@@ -122,7 +128,7 @@ impl Args {
 
 const USAGE: &str =
     "usage: fanout-loadgen --url ws://127.0.0.1:PORT/ [--clients N] [--size BYTES] \
-[--seconds S] [--rounds R] [--warmup-rounds W] [--round-timeout-ms MS] [--server-pid PID] \
+[--seconds S] [--rounds R] [--warmup-rounds W] [--warmup-ms MS] [--round-timeout-ms MS] [--server-pid PID] \
 [--label NAME] [--parallel N] [--settle-ms MS]";
 
 fn main() {
@@ -297,11 +303,16 @@ async fn run(args: &Args) -> io::Result<()> {
     let mut out = Outcome::default();
     let mut window_start: Option<(Instant, Option<Duration>, Duration)> = None;
     let deadline_secs = Duration::from_secs_f64(args.seconds);
-    // Warm-up rounds are bounded by count; measured rounds by count and
-    // time; every round by the timeout. So the whole run is bounded.
+    // Warm-up lasts `--warmup-rounds` rounds and at least `--warmup-ms`;
+    // the measured rounds are bounded by count and time; every round by
+    // the timeout. So the whole run is bounded.
+    let warmup_started = Instant::now();
     let mut round: u32 = 0;
     loop {
-        if out.warmup_rounds == args.warmup_rounds && window_start.is_none() {
+        if window_start.is_none()
+            && out.warmup_rounds >= args.warmup_rounds
+            && warmup_started.elapsed() >= args.warmup
+        {
             let server = args.server_pid.map(procfs::cpu_time).transpose()?;
             window_start = Some((Instant::now(), server, procfs::cpu_time(me)?));
         }
