@@ -3,15 +3,22 @@
 //!
 //! A [`Group`] holds the sending side of its members (any number of
 //! [`WebSocketStream`]s or [`WriteHalf`]s; a connection may be in several
-//! groups). [`Group::publish`] hands a [`PreparedMessage`] to every member's
-//! core, which queues the shared frame (no copy from 512 bytes on, no
-//! re-encoding, one compression per distinct permessage-deflate setting for
-//! members without context takeover). Nothing is written during the
-//! publish: the group's flush, a task spawned on the first publish, runs
-//! once the publishing tasks have yielded and writes each member that got
-//! something, everything it got in one vectored write. So N members each
-//! publishing one message cost N writes in all, not N². No task and no
-//! allocation are made per delivery.
+//! groups). [`Group::publish`] only records the [`PreparedMessage`]: the
+//! group's flush, a task spawned on the first publish, runs once the
+//! publishing tasks have yielded and, for each member in turn, hands every
+//! message published since the last flush to the member's core (which
+//! queues the shared frame: no copy from 512 bytes on, no re-encoding, one
+//! compression per distinct permessage-deflate setting for members without
+//! context takeover) and writes them in one vectored write. So N members
+//! each publishing one message cost N writes in all, not N², and each
+//! member's state is locked once per round, not once per message. No task
+//! and no allocation are made per delivery.
+//!
+//! Messages reach the members in the order they were published. A
+//! member's own sends (`send` on its stream) are not ordered against
+//! messages published but not yet flushed; call [`Group::flush`] first
+//! where that matters. A member receives the messages published after it
+//! joined.
 //!
 //! # Slow members
 //!
@@ -46,8 +53,9 @@
 //!     memberships.push((group.join(&server), server));
 //!     clients.push(WebSocketStream::from_raw(client_end, Role::Client, Config::default()));
 //! }
-//! let delivered = group.publish(&PreparedMessage::text("to everyone"));
-//! assert_eq!(delivered.queued, 3);
+//! group.publish(&PreparedMessage::text("to everyone"));
+//! group.flush(); // or let the flush task run at the next yield
+//! assert_eq!(group.counts().queued, 3);
 //! for client in &mut clients {
 //!     assert_eq!(client.recv().await.unwrap().unwrap(), Message::text("to everyone"));
 //! }
@@ -58,7 +66,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use ws_proto::{Delivery, DeliveryCounts, PreparedMessage, QueueLimit};
+use ws_proto::{DeliveryCounts, PreparedMessage, QueueLimit};
 
 use crate::driver::Shared;
 use crate::{Transport, WebSocketStream, WriteHalf};
@@ -83,7 +91,9 @@ use ws_proto::WhenFull;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MemberId {
     slot: u32,
-    generation: u32,
+    /// The join's sequence number: members that joined after a message was
+    /// published have a higher one, and do not receive it.
+    generation: u64,
 }
 
 /// A set of connections that receive the same messages. Cheap to clone
@@ -110,6 +120,9 @@ impl<S> Clone for Group<S> {
 
 struct Inner<S> {
     members: Mutex<Members<S>>,
+    /// Held through a flush, so flushes (the task's, and one made at once
+    /// by a publish) deliver batches in the order they were published.
+    flushing: Mutex<FlushScratch<S>>,
     limit: QueueLimit,
     /// Wakes the flush task, which holds only this and a weak reference.
     wake_flush: Arc<Notify>,
@@ -120,10 +133,12 @@ struct Inner<S> {
 struct Members<S> {
     slots: Vec<Option<Slot<S>>>,
     free: Vec<u32>,
-    next_generation: u32,
+    next_generation: u64,
     len: usize,
-    /// Members with deliveries their next write has not yet taken.
-    dirty: Vec<Arc<Shared<S>>>,
+    /// Messages published since the last flush, oldest first.
+    pending: Vec<Pending>,
+    /// Their payload bytes.
+    pending_bytes: usize,
     counts: DeliveryCounts,
     flusher: Flusher,
     shutting_down: bool,
@@ -131,16 +146,52 @@ struct Members<S> {
 
 struct Slot<S> {
     shared: Arc<Shared<S>>,
-    generation: u32,
+    generation: u64,
     counts: DeliveryCounts,
 }
+
+/// A published message waiting for the flush.
+struct Pending {
+    message: PreparedMessage,
+    except: Option<MemberId>,
+    /// Members that joined at or after this generation do not receive it.
+    joined_before: u64,
+}
+
+impl Pending {
+    fn is_for(&self, member: MemberId) -> bool {
+        member.generation < self.joined_before && self.except != Some(member)
+    }
+}
+
+/// Published messages are flushed at once, rather than by the flush task,
+/// past this many (a task publishing in a loop without yielding).
+const MAX_PENDING_MESSAGES: usize = 4096;
 
 enum Flusher {
     NotStarted,
     /// The flush task; started again if its runtime has gone.
     Task(tokio::task::JoinHandle<()>),
-    /// Published from outside a tokio runtime: each publish writes at once.
+    /// Published from outside a tokio runtime: each publish flushes at once.
     Inline,
+}
+
+/// What one flush works through, kept between flushes so a flush
+/// allocates nothing once the group has reached its size.
+struct FlushScratch<S> {
+    messages: Vec<Pending>,
+    members: Vec<(MemberId, Arc<Shared<S>>)>,
+    outcomes: Vec<(MemberId, DeliveryCounts, bool)>,
+}
+
+impl<S> Default for FlushScratch<S> {
+    fn default() -> Self {
+        Self {
+            messages: Vec::new(),
+            members: Vec::new(),
+            outcomes: Vec::new(),
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -201,11 +252,13 @@ impl<S> Group<S> {
                     free: Vec::new(),
                     next_generation: 0,
                     len: 0,
-                    dirty: Vec::new(),
+                    pending: Vec::new(),
+                    pending_bytes: 0,
                     counts: DeliveryCounts::default(),
                     flusher: Flusher::NotStarted,
                     shutting_down: false,
                 }),
+                flushing: Mutex::new(FlushScratch::default()),
                 limit,
                 wake_flush: Arc::new(Notify::new()),
                 left: Notify::new(),
@@ -301,7 +354,7 @@ impl<S> Group<S> {
             shared.go_away();
         }
         let generation = members.next_generation;
-        members.next_generation = generation.wrapping_add(1);
+        members.next_generation = generation + 1;
         let entry = Slot {
             shared: Arc::clone(shared),
             generation,
@@ -328,9 +381,6 @@ impl<S> Group<S> {
     /// Removes a member, if it is still there.
     fn leave(&self, id: MemberId) -> Option<DeliveryCounts> {
         let slot = lock(&self.inner.members).take(id)?;
-        // Anything delivered and not yet written goes out through the
-        // member's own reader now.
-        slot.shared.stop_deferring();
         self.inner.left.notify_waiters();
         Some(slot.counts)
     }
@@ -350,6 +400,13 @@ impl<S> Members<S> {
             .filter(|slot| slot.generation == id.generation)
     }
 
+    fn get_mut(&mut self, id: MemberId) -> Option<&mut Slot<S>> {
+        self.slots
+            .get_mut(id.slot as usize)?
+            .as_mut()
+            .filter(|slot| slot.generation == id.generation)
+    }
+
     fn take(&mut self, id: MemberId) -> Option<Slot<S>> {
         self.get(id)?;
         let slot = self.slots[id.slot as usize].take()?;
@@ -360,21 +417,24 @@ impl<S> Members<S> {
 }
 
 impl<S: Transport + Send + 'static> Group<S> {
-    /// Sends `message` to every member. Returns what happened to it, summed
-    /// over the members (see [`DeliveryCounts`]); members found closed or
-    /// closed for a full queue leave the group.
+    /// Sends `message` to every member (as of now), at the group's next
+    /// flush. The outcomes (queued, dropped for a full queue, closed for a
+    /// full queue, member already gone) are added to [`counts`](Self::counts)
+    /// and each member's [`Membership::counts`] by the flush; members found
+    /// closed then leave the group.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
     /// use ws_tokio::{broadcast::Group, PreparedMessage};
     /// let group: Group<tokio::net::TcpStream> = Group::new();
-    /// let counts = group.publish(&PreparedMessage::binary(vec![1, 2, 3]));
-    /// assert_eq!(counts.queued, 0); // no members yet
+    /// group.publish(&PreparedMessage::binary(vec![1, 2, 3]));
+    /// group.flush();
+    /// assert_eq!(group.counts().queued, 0); // no members yet
     /// # }
     /// ```
-    pub fn publish(&self, message: &PreparedMessage) -> DeliveryCounts {
-        self.publish_inner(message, None)
+    pub fn publish(&self, message: &PreparedMessage) {
+        self.publish_inner(message, None);
     }
 
     /// Sends `message` to every member but `sender`.
@@ -387,49 +447,34 @@ impl<S: Transport + Send + 'static> Group<S> {
     /// let (a, _b) = tokio::io::duplex(64);
     /// let ws = WebSocketStream::from_raw(a, Role::Server, Config::default());
     /// let me = group.join(&ws);
-    /// let counts = group.publish_except(&PreparedMessage::text("not to me"), me.id());
-    /// assert_eq!(counts.queued, 0);
+    /// group.publish_except(&PreparedMessage::text("not to me"), me.id());
+    /// group.flush();
+    /// assert_eq!(group.counts().queued, 0);
     /// # }
     /// ```
-    pub fn publish_except(&self, message: &PreparedMessage, sender: MemberId) -> DeliveryCounts {
-        self.publish_inner(message, Some(sender))
+    pub fn publish_except(&self, message: &PreparedMessage, sender: MemberId) {
+        self.publish_inner(message, Some(sender));
     }
 
-    fn publish_inner(&self, message: &PreparedMessage, except: Option<MemberId>) -> DeliveryCounts {
-        let limit = self.inner.limit;
-        let mut counts = DeliveryCounts::default();
+    fn publish_inner(&self, message: &PreparedMessage, except: Option<MemberId>) {
         let mut members = lock(&self.inner.members);
-        let mut gone = false;
-        {
-            let Members { slots, dirty, .. } = &mut *members;
-            for (index, entry) in slots.iter_mut().enumerate() {
-                let Some(slot) = entry else { continue };
-                if except.is_some_and(|id| id.slot as usize == index) {
-                    continue;
-                }
-                let (outcome, newly_deferred) = slot.shared.deliver(message, limit);
-                slot.counts.record(outcome);
-                counts.record(outcome);
-                if newly_deferred {
-                    dirty.push(Arc::clone(&slot.shared));
-                }
-                gone |= matches!(outcome, Delivery::Closed(_) | Delivery::NotOpen);
-            }
+        if members.len == 0 {
+            return;
         }
-        if gone {
-            members.remove_ended();
-            self.inner.left.notify_waiters();
+        let joined_before = members.next_generation;
+        members.pending.push(Pending {
+            message: message.clone(),
+            except,
+            joined_before,
+        });
+        members.pending_bytes += message.len();
+        let too_much = members.pending.len() >= MAX_PENDING_MESSAGES
+            || members.pending_bytes > self.inner.limit.max_buffered();
+        if too_much {
+            drop(members);
+            self.flush();
+            return;
         }
-        members.counts.add(&counts);
-        if !members.dirty.is_empty() {
-            self.schedule_flush(members);
-        }
-        counts
-    }
-
-    /// Makes sure the dirty members are written: by the flush task, which
-    /// runs once the current task yields, or at once outside a runtime.
-    fn schedule_flush(&self, mut members: MutexGuard<'_, Members<S>>) {
         let running = match &members.flusher {
             Flusher::NotStarted => false,
             Flusher::Task(task) => !task.is_finished(),
@@ -446,14 +491,25 @@ impl<S: Transport + Send + 'static> Group<S> {
             };
         }
         if let Flusher::Inline = members.flusher {
-            let dirty = std::mem::take(&mut members.dirty);
             drop(members);
-            for shared in &dirty {
-                shared.write_deferred();
-            }
+            self.flush();
         } else {
             self.inner.wake_flush.notify_one();
         }
+    }
+
+    /// Delivers and writes what was published since the last flush now,
+    /// instead of when the flush task next runs.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let group: ws_tokio::broadcast::Group<tokio::net::TcpStream> = ws_tokio::broadcast::Group::new();
+    /// group.flush();
+    /// # }
+    /// ```
+    pub fn flush(&self) {
+        self.inner.flush();
     }
 
     /// Sends every member 1001 "going away" and waits, at most `timeout`,
@@ -481,11 +537,10 @@ impl<S: Transport + Send + 'static> Group<S> {
                 .map(|slot| Arc::clone(&slot.shared))
                 .collect()
         };
+        // What was published before the shutdown goes first.
+        self.flush();
         for member in &members {
             member.go_away();
-        }
-        for member in &members {
-            member.write_deferred();
         }
         loop {
             let left = self.inner.left.notified();
@@ -508,33 +563,57 @@ impl<S: Transport + Send + 'static> Group<S> {
     }
 }
 
-impl<S> Members<S> {
-    /// Drops members whose connection has ended or is closing.
-    fn remove_ended(&mut self) {
-        for index in 0..self.slots.len() {
-            let ended = self.slots[index]
-                .as_ref()
-                .is_some_and(|slot| !slot.shared.is_open());
-            if let Some(slot) = ended.then(|| self.slots[index].take()).flatten() {
-                slot.shared.stop_deferring();
-                self.free.push(index as u32);
-                self.len -= 1;
-            }
-        }
-    }
-}
-
 impl<S: Transport> Inner<S> {
-    /// Writes every member with deliveries pending, each in one write.
-    fn flush(&self, batch: &mut Vec<Arc<Shared<S>>>) {
+    /// Hands every member the messages published since the last flush that
+    /// are for it, and writes them: one lock of the member's state and one
+    /// write per member. The group's lock is held only to take the messages
+    /// and the member list, and to record the outcomes.
+    fn flush(&self) {
+        let mut scratch = lock(&self.flushing);
+        let scratch = &mut *scratch;
         {
             let mut members = lock(&self.members);
-            std::mem::swap(&mut members.dirty, batch);
+            if members.pending.is_empty() {
+                return;
+            }
+            std::mem::swap(&mut members.pending, &mut scratch.messages);
+            members.pending_bytes = 0;
+            let Members { slots, .. } = &*members;
+            for (index, slot) in slots.iter().enumerate() {
+                if let Some(slot) = slot {
+                    let id = MemberId {
+                        slot: index as u32,
+                        generation: slot.generation,
+                    };
+                    scratch.members.push((id, Arc::clone(&slot.shared)));
+                }
+            }
         }
-        for shared in batch.iter() {
-            shared.write_deferred();
+        for (id, shared) in scratch.members.drain(..) {
+            let messages = scratch
+                .messages
+                .iter()
+                .filter(|pending| pending.is_for(id))
+                .map(|pending| &pending.message);
+            let (counts, open) = shared.deliver_and_write(messages, self.limit);
+            scratch.outcomes.push((id, counts, open));
         }
-        batch.clear();
+        scratch.messages.clear();
+        let mut members = lock(&self.members);
+        let mut left = false;
+        for (id, counts, open) in scratch.outcomes.drain(..) {
+            members.counts.add(&counts);
+            if let Some(slot) = members.get_mut(id) {
+                slot.counts.add(&counts);
+            }
+            if !open {
+                left |= members.take(id).is_some();
+            }
+        }
+        drop(members);
+        if left {
+            self.left.notify_waiters();
+        }
     }
 }
 
@@ -542,23 +621,15 @@ impl<S> Drop for Inner<S> {
     fn drop(&mut self) {
         // The flush task finds the group gone and ends.
         self.wake_flush.notify_one();
-        let members = self
-            .members
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner);
-        for shared in members.dirty.drain(..) {
-            shared.stop_deferring();
-        }
     }
 }
 
 /// The group's flush: one task per group, woken by publishes.
 async fn flush_task<S: Transport>(group: Weak<Inner<S>>, wake: Arc<Notify>) {
-    let mut batch = Vec::new();
     loop {
         wake.notified().await;
         let Some(inner) = group.upgrade() else { return };
-        inner.flush(&mut batch);
+        inner.flush();
     }
 }
 

@@ -98,9 +98,6 @@ struct State<S> {
     unflushed: bool,
     /// An I/O error broke the transport.
     failed: bool,
-    /// A broadcast group delivered data and will write it: the reader
-    /// leaves it queued while reading messages (see `fanout`).
-    deferred: bool,
 }
 
 /// The state shared by a stream and its halves.
@@ -123,7 +120,6 @@ impl<S> Shared<S> {
                 shut_down: false,
                 unflushed: false,
                 failed: false,
-                deferred: false,
             }),
         })
     }

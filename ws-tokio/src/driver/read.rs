@@ -140,13 +140,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
                         self.phase = ReadPhase::Done;
                         continue;
                     }
-                    // Write what the core queued (pongs); waiting is not
-                    // needed here. A group's deliveries wait for its flush.
-                    if !self.deferred {
-                        if let Poll::Ready(Err(err)) = self.poll_flush_queued(0, Side::Reader, cx) {
-                            self.fail(err);
-                            continue;
-                        }
+                    // Write what the core queued (pongs); waiting is not needed here.
+                    if let Poll::Ready(Err(err)) = self.poll_flush_queued(0, Side::Reader, cx) {
+                        self.fail(err);
+                        continue;
                     }
                     // The core says when its timers only matter once the
                     // peer is quiet (keepalive): then they are polled when
@@ -205,10 +202,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     /// a finished close behind in the usual case; reading on finishes it in
     /// every case.
     fn settle(&mut self, cx: &Context<'_>) {
-        if self.deferred && self.phase == ReadPhase::Reading {
-            // A broadcast group writes this queue at its next flush.
-            return;
-        }
         match self.poll_flush_queued(0, Side::Reader, cx) {
             Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(err)) => return self.fail(err),
