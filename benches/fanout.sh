@@ -11,7 +11,9 @@
 # reports deliveries/s (a delivery: one message arriving at one client), the
 # server's CPU time per delivery (/proc/PID/stat over the measured rounds),
 # its own CPU time per delivery, and lost messages. N = 16, 100, 1,000;
-# binary messages of 20 B and 1 KiB; a fresh server per point.
+# binary messages of 20 B and 1 KiB; a fresh server per point. quick: one
+# run of about 2 s per point (about 2.5 minutes in all); full: 3 runs of
+# about 5 s per point (FANOUT_REPEATS=N to change), the median shown.
 #
 # Servers: ours (ws-tokio/examples/broadcast.rs, skipped until it exists),
 # tokio-tungstenite, fastwebsockets, tokio-websockets (benches/src/bin/
@@ -30,11 +32,13 @@ quick)
     SECONDS_PER_POINT=2
     WARMUP_MS=500
     WARMUP_ROUNDS=1
+    REPEATS=${FANOUT_REPEATS:-1}
     ;;
 full)
-    SECONDS_PER_POINT=8
-    WARMUP_MS=2000
+    SECONDS_PER_POINT=5
+    WARMUP_MS=1000
     WARMUP_ROUNDS=2
+    REPEATS=${FANOUT_REPEATS:-3}
     ;;
 *)
     echo "usage: $0 [quick|full]" >&2
@@ -191,6 +195,11 @@ start_server() {
     return 1
 }
 
+# Running, not exited (an exited child stays a zombie until waited for).
+server_alive() {
+    [ -r "/proc/$SERVER_PID/stat" ] && ! grep -q '^[0-9]* (.*) Z' "/proc/$SERVER_PID/stat" 2>/dev/null
+}
+
 stop_server() {
     kill "$SERVER_PID" 2>/dev/null || true
     local i
@@ -202,32 +211,34 @@ stop_server() {
     wait "$SERVER_PID" 2>/dev/null || true
 }
 
-for size in "${SIZES[@]}"; do
-    for clients in "${CLIENTS[@]}"; do
-        # 10^6 deliveries a round at N = 1,000: the slowest servers take
-        # seconds per round, so the timeout is longer there.
-        timeout_ms=10000
-        [ "$clients" -ge 1000 ] && timeout_ms=30000
-        for name in "${SERVER_NAMES[@]}"; do
-            log "$name: $clients clients x $size B"
-            if ! start_server "$name"; then
-                echo "RESULT mode=fanout label=$name clients=$clients size=$size failed=1 reason=start" >>"$RESULTS"
-                continue
-            fi
-            line=$(timeout 300 "${PIN_LOADGEN[@]}" "$WORK/bin/fanout-loadgen" --url "$SERVER_URL/" \
-                --server-pid "$SERVER_PID" --label "$name" --clients "$clients" --size "$size" \
-                --seconds "$SECONDS_PER_POINT" --warmup-rounds "$WARMUP_ROUNDS" --warmup-ms "$WARMUP_MS" \
-                --round-timeout-ms "$timeout_ms" | grep '^RESULT' || true)
-            if [ -z "$line" ]; then
-                log "fanout-loadgen failed or timed out"
-                line="RESULT mode=fanout label=$name clients=$clients size=$size failed=1"
-            fi
-            if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-                log "$name exited during the run"
-                line="$line server_exited=1"
-            fi
-            echo "$line" >>"$RESULTS"
-            stop_server
+for rep in $(seq "$REPEATS"); do
+    for size in "${SIZES[@]}"; do
+        for clients in "${CLIENTS[@]}"; do
+            # 10^6 deliveries a round at N = 1,000: the slowest servers take
+            # seconds per round, so the timeout is longer there.
+            timeout_ms=10000
+            [ "$clients" -ge 1000 ] && timeout_ms=30000
+            for name in "${SERVER_NAMES[@]}"; do
+                log "run $rep/$REPEATS: $name: $clients clients x $size B"
+                if ! start_server "$name"; then
+                    echo "RESULT mode=fanout label=$name clients=$clients size=$size failed=1 reason=start" >>"$RESULTS"
+                    continue
+                fi
+                line=$(timeout 300 "${PIN_LOADGEN[@]}" "$WORK/bin/fanout-loadgen" --url "$SERVER_URL/" \
+                    --server-pid "$SERVER_PID" --label "$name" --clients "$clients" --size "$size" \
+                    --seconds "$SECONDS_PER_POINT" --warmup-rounds "$WARMUP_ROUNDS" --warmup-ms "$WARMUP_MS" \
+                    --round-timeout-ms "$timeout_ms" | grep '^RESULT' || true)
+                if [ -z "$line" ]; then
+                    log "fanout-loadgen failed or timed out"
+                    line="RESULT mode=fanout label=$name clients=$clients size=$size failed=1"
+                fi
+                if ! server_alive; then
+                    log "$name exited during the run"
+                    line="$line server_exited=1"
+                fi
+                echo "$line" >>"$RESULTS"
+                stop_server
+            done
         done
     done
 done
@@ -240,5 +251,6 @@ python3 "$FANOUT/report.py" \
     --seconds "$SECONDS_PER_POINT" \
     --warmup-ms "$WARMUP_MS" \
     --warmup-rounds "$WARMUP_ROUNDS" \
+    --repeats "$REPEATS" \
     --root "$ROOT" \
     --out "$BENCHES/RESULTS.md"
