@@ -7,7 +7,9 @@
 //! ```
 //!
 //! `ADDR` defaults to `127.0.0.1:8080`. Once listening it prints one line
-//! with the page's URL. It runs on tokio's multi-threaded runtime; the
+//! with the page's URL. On Ctrl-C it sends every browser 1001 "going
+//! away", waits up to five seconds for the close handshakes and prints one
+//! line with what it found. It runs on tokio's multi-threaded runtime; the
 //! server itself is in `server.rs`.
 
 mod server;
@@ -25,6 +27,17 @@ async fn main() -> std::io::Result<()> {
         listener.local_addr()?
     );
     std::io::stdout().flush()?;
-    server::serve(listener).await;
+    let ctrl_c = async {
+        // Without a signal handler, wait forever (the default action ends
+        // the process on Ctrl-C anyway).
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let report = server::serve_until(listener, ctrl_c).await;
+    println!(
+        "shut down: {} browsers sent 1001, {} closed, {} still open",
+        report.members, report.closed, report.still_open
+    );
     Ok(())
 }

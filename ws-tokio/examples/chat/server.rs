@@ -2,13 +2,18 @@
 //!
 //! Each connection's request head is read here first: `GET /` without an
 //! `Upgrade` header gets the page, `/ws` is handed (with the bytes already
-//! read) to [`accept_with_prefix`], anything else gets 404. Every text
-//! message a browser sends is broadcast to every connected browser through
-//! a `tokio::sync::broadcast` channel; a browser too slow to keep up skips
-//! what it missed instead of making the server buffer it.
+//! read) to [`accept_with_prefix`], anything else gets 404. Every browser
+//! joins one [`Group`], the room; every text message a browser sends is
+//! prepared once ([`PreparedMessage`]) and published to the room, which
+//! writes each browser once per round of messages. A browser too slow to
+//! keep up skips what does not fit in its queue (1 MiB) instead of making
+//! the server buffer it. The server asks browsers for
+//! `server_no_context_takeover`, so a compressed chat line is compressed
+//! once for the whole room rather than once per browser.
 //!
 //! This file is also compiled into `tests/chat.rs`.
 
+use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,9 +21,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::broadcast;
-use ws_tokio::ws_proto::Utf8Bytes;
-use ws_tokio::{accept_with_prefix, Config, Message, Request, ServerResponse};
+use ws_tokio::broadcast::{Group, ShutdownReport};
+use ws_tokio::ws_proto::{DeflateConfig, QueueLimit, WhenFull};
+use ws_tokio::{accept_with_prefix, Config, Message, PreparedMessage, Request, ServerResponse};
 
 /// The page, served at `/`.
 pub(crate) const PAGE: &str = include_str!("index.html");
@@ -28,12 +33,15 @@ const MAX_HEAD: usize = 16 * 1024;
 const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// Chat lines are short: larger messages fail the connection with 1009.
 const MAX_MESSAGE: usize = 16 * 1024;
-/// Messages kept for browsers that fall behind before they skip some.
-const BACKLOG: usize = 256;
+/// How long a shutdown waits for the browsers' close handshakes.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+/// What may wait for one browser that falls behind (a few hundred chat
+/// lines) before it skips messages.
+const BACKLOG_BYTES: usize = 1 << 20;
 
 /// What every connection shares.
 struct Hub {
-    messages: broadcast::Sender<Utf8Bytes>,
+    room: Group<TcpStream>,
     online: AtomicUsize,
 }
 
@@ -42,19 +50,35 @@ impl Hub {
     fn announce(&self, what: &str) {
         let online = self.online.load(Ordering::Relaxed);
         let notice = format!(r#"{{"system":"{what}","online":{online}}}"#);
-        // No receiver (nobody connected) is fine.
-        let _ = self.messages.send(notice.into());
+        self.room.publish(&PreparedMessage::text(notice));
     }
 }
 
 /// Serves the chat on `listener` until the task is dropped.
+// `main` uses `serve_until`; tests/chat.rs uses this.
+#[allow(dead_code)]
 pub(crate) async fn serve(listener: TcpListener) {
+    serve_until(listener, std::future::pending()).await;
+}
+
+/// Serves the chat on `listener` until `shutdown` completes, then sends
+/// every browser 1001 "going away" and waits up to `SHUTDOWN_TIMEOUT` for
+/// the close handshakes.
+pub(crate) async fn serve_until(
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> ShutdownReport {
     let hub = Arc::new(Hub {
-        messages: broadcast::channel(BACKLOG).0,
+        room: Group::with_limit(QueueLimit::new(BACKLOG_BYTES, WhenFull::Drop)),
         online: AtomicUsize::new(0),
     });
+    tokio::pin!(shutdown);
     loop {
-        let (tcp, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (tcp, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(err) => {
                 eprintln!("accept failed: {err}");
@@ -69,6 +93,10 @@ pub(crate) async fn serve(listener: TcpListener) {
             }
         });
     }
+    // No new connections; one still reading its request head and joining
+    // later is sent 1001 at once.
+    drop(listener);
+    hub.room.shutdown(SHUTDOWN_TIMEOUT).await
 }
 
 /// Routes one connection by its request head.
@@ -159,44 +187,33 @@ fn check_origin(request: &Request) -> ServerResponse {
     }
 }
 
-/// One browser: its messages go to the hub, the hub's messages go to it.
+/// One browser: a member of the room, its messages published to the room.
 async fn chat(
     tcp: TcpStream,
     head: &[u8],
     hub: Arc<Hub>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    // A broadcast is compressed once for every browser that takes it
+    // without context takeover (RFC 7692 lets the server require that).
+    let deflate = DeflateConfig::default().server_no_context_takeover(true);
     let config = Config::default()
         .max_message_size(MAX_MESSAGE)
-        .max_frame_size(MAX_MESSAGE);
-    let ws = accept_with_prefix(tcp, head, config, check_origin).await?;
-    let (mut reader, mut writer) = ws.split();
-
-    let mut inbox = hub.messages.subscribe();
-    let forward = tokio::spawn(async move {
-        loop {
-            match inbox.recv().await {
-                Ok(text) => {
-                    if writer.send(Message::Text(text)).await.is_err() {
-                        break;
-                    }
-                }
-                // Too slow: skip what was missed.
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => break,
-            }
-        }
-    });
+        .max_frame_size(MAX_MESSAGE)
+        .deflate(Some(deflate));
+    let mut ws = accept_with_prefix(tcp, head, config, check_origin).await?;
+    let membership = hub.room.join(&ws);
     hub.online.fetch_add(1, Ordering::Relaxed);
     hub.announce("someone joined");
 
-    // Reading also answers pings and finishes the close handshake.
-    while let Some(Ok(message)) = reader.recv().await {
+    // Reading also answers pings and finishes the close handshake (and
+    // writes what the room could not write at once to a slow browser).
+    while let Some(Ok(message)) = ws.recv().await {
         if let Message::Text(text) = message {
-            let _ = hub.messages.send(text);
+            hub.room.publish(&PreparedMessage::text(text));
         }
     }
 
-    forward.abort();
+    drop(membership);
     hub.online.fetch_sub(1, Ordering::Relaxed);
     hub.announce("someone left");
     Ok(())
