@@ -888,3 +888,22 @@ async fn deflate_members_share_one_compressed_copy() {
     assert_eq!(group.counts().queued, CLIENTS as u64);
     assert_eq!(kept.compressed_copies(), 1);
 }
+
+/// `into_inner` on a stream that is still a member: the group holds a
+/// reference to the stream's state, which `into_inner` assumes it owns.
+#[tokio::test]
+#[ignore = "ws-tokio bug: WebSocketStream::into_inner panics (unreachable!) while the stream is a member of a Group"]
+async fn into_inner_while_a_member() {
+    let group = Group::new();
+    let (a, _b) = tokio::io::duplex(64);
+    let ws = WebSocketStream::from_raw(a, Role::Server, Config::default());
+    let membership = group.join(&ws);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drop(ws.into_inner());
+    }));
+    drop(membership);
+    assert!(
+        result.is_ok(),
+        "into_inner panicked while the stream was in a group"
+    );
+}
