@@ -432,18 +432,28 @@ impl SlowScene {
         }
     }
 
-    /// Publishes one batch (delivered by the group's flush task), waits
-    /// for the fast clients to have all of it, and checks the slow member's
-    /// queue.
+    /// Publishes one batch, waits for the fast clients to have all of it,
+    /// and checks the slow member's queue. Every other batch is delivered
+    /// by an explicit flush, the queue checked right after it (its peak);
+    /// the others by the group's flush task.
     async fn publish_batch(&mut self) {
         for _ in 0..BATCH {
             self.group.publish(&numbered(self.published, MESSAGE_LEN));
             self.published += 1;
         }
+        if (self.published / BATCH) % 2 == 0 {
+            self.group.flush();
+            self.check_slow_queue();
+        }
         let published = self.published as usize;
         for fast in &mut self.fast {
             fast.wait_for(published).await;
         }
+        self.check_slow_queue();
+    }
+
+    /// The slow member's queue stays within the limit and one message.
+    fn check_slow_queue(&mut self) {
         let buffered = self.slow.writer.buffered_amount();
         self.slow_peak = self.slow_peak.max(buffered);
         assert!(
@@ -887,6 +897,32 @@ async fn deflate_members_share_one_compressed_copy() {
     }
     assert_eq!(group.counts().queued, CLIENTS as u64);
     assert_eq!(kept.compressed_copies(), 1);
+}
+
+/// A member receives what was published after it joined, even when it
+/// joined before the flush that delivers what was published earlier.
+#[tokio::test]
+async fn a_member_gets_only_what_is_published_after_it_joined() {
+    let group = Group::new();
+    let member = |group: &Group<DuplexStream>| {
+        let (server_end, client_end) = tokio::io::duplex(1 << 16);
+        let server = WebSocketStream::from_raw(server_end, Role::Server, Config::default());
+        let membership = group.join(&server);
+        let client = WebSocketStream::from_raw(client_end, Role::Client, Config::default());
+        (server, membership, client)
+    };
+    let (_early_server, _early, mut early) = member(&group);
+    group.publish(&PreparedMessage::text("before"));
+    let (_late_server, _late, mut late) = member(&group);
+    group.publish(&PreparedMessage::text("after"));
+    group.flush();
+    assert_eq!(group.counts().queued, 3);
+    for expected in ["before", "after"] {
+        let got = bounded("recv", early.recv()).await.unwrap().unwrap();
+        assert_eq!(got, Message::text(expected));
+    }
+    let got = bounded("recv", late.recv()).await.unwrap().unwrap();
+    assert_eq!(got, Message::text("after"));
 }
 
 /// `into_inner` on a stream that is still a member: the group holds a
