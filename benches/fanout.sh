@@ -17,7 +17,8 @@
 #
 # Servers: ours (ws-tokio/examples/broadcast.rs, skipped until it exists),
 # tokio-tungstenite, fastwebsockets, tokio-websockets (benches/src/bin/
-# fanout-*.rs), Bun's server.publish and Node's ws (benches/fanout/, npm
+# fanout-*.rs), optionally sockudo-ws (benches/fanout/sockudo, skipped if it
+# does not build), Bun's server.publish and Node's ws (benches/fanout/, npm
 # packages installed here by this script; a failed install skips them).
 # Server on CPU 0, load generator on CPU 1 (taskset). Every server is started
 # and stopped by PID (a trap stops them on any exit); every run is bounded
@@ -140,6 +141,19 @@ fi
 add_server tokio-tungstenite "$WORK/bin/fanout-tungstenite"
 add_server fastwebsockets "$WORK/bin/fanout-fastwebsockets"
 add_server tokio-websockets "$WORK/bin/fanout-tokio-websockets"
+
+# Optional: sockudo-ws, a crate of its own (benches/fanout/sockudo, own lock
+# file) so that its dependencies stay out of the workspace's Cargo.lock.
+log "building the sockudo-ws server"
+if (cd "$ROOT" && CARGO_TARGET_DIR=$ROOT/target/fanout-sockudo timeout 900 \
+    cargo build --release --quiet --locked --manifest-path "$FANOUT/sockudo/Cargo.toml") &&
+    cp "$ROOT/target/fanout-sockudo/release/fanout-sockudo" "$WORK/bin/"; then
+    add_server sockudo-ws "$WORK/bin/fanout-sockudo"
+    note "sockudo-ws: sockudo-ws $(sed -n '/^name = "sockudo-ws"$/{n;s/^version = "\(.*\)"$/\1/p}' "$FANOUT/sockudo/Cargo.lock")"
+else
+    log "the sockudo-ws server does not build; skipped"
+    note "sockudo-ws: did not build; skipped"
+fi
 
 # Bun and Node's ws, from the npm registry, into benches/fanout/node_modules.
 log "installing the npm packages (bun, ws) into $FANOUT"

@@ -18,13 +18,14 @@ import subprocess
 START = "<!-- fanout:start -->"
 END = "<!-- fanout:end -->"
 
-SERVER_ORDER = ["ws-tokio", "tokio-tungstenite", "fastwebsockets", "tokio-websockets", "bun", "node-ws"]
-RUST_PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets"]
+SERVER_ORDER = ["ws-tokio", "tokio-tungstenite", "fastwebsockets", "tokio-websockets", "sockudo-ws", "bun", "node-ws"]
+RUST_PEERS = ["tokio-tungstenite", "fastwebsockets", "tokio-websockets", "sockudo-ws"]
 SERVER_TITLE = {
     "ws-tokio": "ws-tokio broadcast (ours)",
     "tokio-tungstenite": "tokio-tungstenite",
     "fastwebsockets": "fastwebsockets",
     "tokio-websockets": "tokio-websockets",
+    "sockudo-ws": "sockudo-ws `PubSub`",
     "bun": "Bun `server.publish`",
     "node-ws": "Node `ws`",
 }
@@ -227,7 +228,7 @@ def section(args, results, notes):
     w("### Server CPU per delivery: ws-tokio broadcast ÷ Bun, ÷ the best Rust peer")
     w("")
     w("Below 1 is ours cheaper. Best Rust peer: the lowest server ns/delivery among tokio-tungstenite, "
-      "fastwebsockets and tokio-websockets at the same point (only points with nothing lost).")
+      "fastwebsockets, tokio-websockets and sockudo-ws (when built) at the same point (only points with nothing lost).")
     w("")
     w("| size | N | ws-tokio ns | Bun ns | ÷ Bun | best Rust peer | peer ns | ÷ peer |")
     w("|---|---|---|---|---|---|---|---|")
