@@ -145,7 +145,9 @@ struct Members<S> {
 }
 
 struct Slot<S> {
-    shared: Arc<Shared<S>>,
+    /// Weak: a group does not keep a connection alive, and the stream's
+    /// `into_inner` finds itself the only owner.
+    shared: Weak<Shared<S>>,
     generation: u64,
     counts: DeliveryCounts,
 }
@@ -180,7 +182,7 @@ enum Flusher {
 /// allocates nothing once the group has reached its size.
 struct FlushScratch<S> {
     messages: Vec<Pending>,
-    members: Vec<(MemberId, Arc<Shared<S>>)>,
+    members: Vec<(MemberId, Option<Arc<Shared<S>>>)>,
     outcomes: Vec<(MemberId, DeliveryCounts, bool)>,
 }
 
@@ -356,7 +358,7 @@ impl<S> Group<S> {
         let generation = members.next_generation;
         members.next_generation = generation + 1;
         let entry = Slot {
-            shared: Arc::clone(shared),
+            shared: Arc::downgrade(shared),
             generation,
             counts: DeliveryCounts::default(),
         };
@@ -527,24 +529,28 @@ impl<S: Transport + Send + 'static> Group<S> {
     /// ```
     pub async fn shutdown(&self, timeout: Duration) -> ShutdownReport {
         let deadline = tokio::time::Instant::now() + timeout;
-        let members: Vec<Arc<Shared<S>>> = {
+        let members: Vec<Weak<Shared<S>>> = {
             let mut members = lock(&self.inner.members);
             members.shutting_down = true;
             members
                 .slots
                 .iter()
                 .flatten()
-                .map(|slot| Arc::clone(&slot.shared))
+                .map(|slot| Weak::clone(&slot.shared))
                 .collect()
         };
         // What was published before the shutdown goes first.
         self.flush();
-        for member in &members {
+        for member in members.iter().filter_map(Weak::upgrade) {
             member.go_away();
         }
         loop {
             let left = self.inner.left.notified();
-            let ended = members.iter().filter(|m| m.has_ended()).count();
+            // A member whose stream was dropped has ended too.
+            let ended = members
+                .iter()
+                .filter(|m| m.upgrade().is_none_or(|m| m.has_ended()))
+                .count();
             if ended == members.len() || tokio::time::Instant::now() >= deadline {
                 return ShutdownReport {
                     members: members.len(),
@@ -585,7 +591,8 @@ impl<S: Transport> Inner<S> {
                         slot: index as u32,
                         generation: slot.generation,
                     };
-                    scratch.members.push((id, Arc::clone(&slot.shared)));
+                    // A member whose stream was dropped leaves below.
+                    scratch.members.push((id, slot.shared.upgrade()));
                 }
             }
         }
@@ -595,7 +602,10 @@ impl<S: Transport> Inner<S> {
                 .iter()
                 .filter(|pending| pending.is_for(id))
                 .map(|pending| &pending.message);
-            let (counts, open) = shared.deliver_and_write(messages, self.limit);
+            let (counts, open) = match shared {
+                Some(shared) => shared.deliver_and_write(messages, self.limit),
+                None => (DeliveryCounts::default(), false),
+            };
             scratch.outcomes.push((id, counts, open));
         }
         scratch.messages.clear();

@@ -332,12 +332,20 @@ impl<S> WebSocketStream<S> {
     /// let _duplex: tokio::io::DuplexStream = ws.into_inner();
     /// ```
     pub fn into_inner(self) -> S {
-        match self.shared.into_io() {
-            Some(io) => io,
-            // A `WebSocketStream` owns the only reference: halves are
-            // created by `split`, which consumes it, and given back by
-            // `reunite`, which checks they are the last two.
-            None => unreachable!("WebSocketStream shares its state"),
+        // A `WebSocketStream` owns the only lasting reference: halves are
+        // created by `split`, which consumes it, and given back by
+        // `reunite`, which checks they are the last two. A broadcast group
+        // holds a weak one, made strong for the moment of a delivery; wait
+        // that moment out.
+        let mut shared = self.shared;
+        loop {
+            match Arc::try_unwrap(shared) {
+                Ok(only) => return Shared::into_io_owned(only),
+                Err(again) => {
+                    shared = again;
+                    std::thread::yield_now();
+                }
+            }
         }
     }
 }

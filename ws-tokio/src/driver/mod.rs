@@ -149,15 +149,12 @@ impl<S> Shared<S> {
         lock(&self.state).phase == ReadPhase::Done
     }
 
-    /// Gives the transport back, if nothing else holds the state.
-    pub(crate) fn into_io(self: Arc<Self>) -> Option<S> {
-        Arc::into_inner(self).map(|shared| {
-            shared
-                .state
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner)
-                .io
-        })
+    /// Gives the transport back.
+    pub(crate) fn into_io_owned(self) -> S {
+        self.state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .io
     }
 }
 
