@@ -119,11 +119,13 @@
 //!
 //! With this loop the task's future is 128 bytes and tokio's task cell 256;
 //! binding the item first makes it about 240 and the cell 512. The
-//! `echo-server` example holds 10,000 idle connections in about 1.3 KiB
+//! `echo-server` example holds 10,000 idle connections in about 1.45 KiB
 //! each (`tests/peers/idle-memory.sh`), most of it tokio's task cell and I/O
 //! registration (256 bytes each, aligned to 128, which glibc's allocator
 //! pays for with about 150 bytes of fragments apiece) and the driver's
-//! state (about 430 bytes).
+//! state (about 430 bytes); about 100 bytes of it are the example's
+//! shutdown registry (a [`broadcast::Group`] entry per connection, from
+//! 1.35 KiB without it).
 //!
 //! # Features
 //!
