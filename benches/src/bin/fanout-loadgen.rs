@@ -43,6 +43,8 @@ use ws_proto::{Config, Connection, EventRef, Randomness, Role};
 
 /// The header every payload starts with: sender id and round, `u32` LE each.
 const HEADER: usize = 8;
+/// Bound on each connection's TCP connect and opening handshake.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -244,7 +246,11 @@ async fn run(args: &Args) -> io::Result<()> {
     let n = args.clients;
     let connect_started = Instant::now();
     let results: Vec<_> = futures_util::stream::iter(0..n)
-        .map(|_| open(&args.url))
+        .map(|_| async {
+            tokio::time::timeout(CONNECT_TIMEOUT, open(&args.url))
+                .await
+                .unwrap_or_else(|_| Err(io::Error::other("no handshake answer in 10 s")))
+        })
         .buffered(args.parallel)
         .collect()
         .await;
@@ -355,6 +361,13 @@ async fn run(args: &Args) -> io::Result<()> {
         out.loadgen_cpu = Some(procfs::cpu_time(me)?.saturating_sub(me_before));
     }
     out.deliveries = out.measured_rounds * per_round;
+    if out.server_cpu == Some(Duration::ZERO) && out.elapsed > Duration::from_millis(500) {
+        eprintln!(
+            "fanout-loadgen ({}): warning: process {} used no CPU while serving; is it the server's PID?",
+            args.label,
+            args.server_pid.unwrap_or_default()
+        );
+    }
     let _ = start_tx.send(u32::MAX);
 
     report(args, &shared, &out, connect_time);
