@@ -7,7 +7,7 @@
 //!
 //! It accepts WebSocket connections on any path, runs on a current-thread
 //! runtime, and prints `listening on ws://ADDR` once it accepts
-//! connections. Each message is prepared once ([`PreparedMessage`]) and
+//! connections. Each message is prepared once (`PreparedMessage`) and
 //! published to the group, which writes each client once per round of
 //! messages. On Ctrl-C every client is sent 1001 "going away", with up to
 //! five seconds for the close handshakes.
@@ -20,8 +20,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use ws_tokio::broadcast::Group;
-use ws_tokio::ws_proto::{QueueLimit, SendOptions, WhenFull};
-use ws_tokio::PreparedMessage;
+use ws_tokio::ws_proto::{QueueLimit, WhenFull};
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args()
@@ -57,11 +56,9 @@ async fn serve(addr: String) -> std::io::Result<()> {
             let Ok(mut ws) = handshake.await else { return };
             let _membership = group.join(&ws);
             while let Some(Ok(message)) = ws.recv().await {
-                // Text and binary only: pings are answered by the core, and
-                // a close ends the loop.
-                if let Ok(prepared) = PreparedMessage::new(message, SendOptions::default()) {
-                    group.publish(&prepared);
-                }
+                // Text and binary are prepared once and published; pings
+                // (answered by the core) and the close are given back.
+                let _ = group.publish_message(message);
             }
         });
     }

@@ -66,10 +66,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use ws_proto::{DeliveryCounts, PreparedMessage, QueueLimit};
+use ws_proto::{DeliveryCounts, PreparedMessage, QueueLimit, SendOptions};
 
 use crate::driver::Shared;
-use crate::{Transport, WebSocketStream, WriteHalf};
+use crate::{Message, Transport, WebSocketStream, WriteHalf};
 
 #[cfg(doc)]
 use ws_proto::WhenFull;
@@ -437,6 +437,25 @@ impl<S: Transport + Send + 'static> Group<S> {
     /// ```
     pub fn publish(&self, message: &PreparedMessage) {
         self.publish_inner(message, None);
+    }
+
+    /// [`publish`](Self::publish) for a plain text or binary [`Message`],
+    /// prepared here. Any other message (a ping, a close, a fragment) is
+    /// given back: those belong to one connection.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use ws_tokio::{broadcast::Group, Message};
+    /// let group: Group<tokio::net::TcpStream> = Group::new();
+    /// assert!(group.publish_message(Message::text("hello, room")).is_ok());
+    /// assert!(group.publish_message(Message::Ping(Default::default())).is_err());
+    /// # }
+    /// ```
+    pub fn publish_message(&self, message: Message) -> Result<(), Message> {
+        let prepared = PreparedMessage::new(message, SendOptions::default())?;
+        self.publish_inner(&prepared, None);
+        Ok(())
     }
 
     /// Sends `message` to every member but `sender`.

@@ -127,7 +127,7 @@ impl ServerResponse {
     }
 
     /// Whether this accepts the upgrade: true only for answers built by
-    /// [`Request::accept`] (101, or 200 over HTTP/2) and their derivatives.
+    /// [`Request::accept`](super::Request::accept) (101, or 200 over HTTP/2) and their derivatives.
     ///
     /// ```
     /// # let req = ws_proto::handshake::Request::example();
