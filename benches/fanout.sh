@@ -12,8 +12,9 @@
 # server's CPU time per delivery (/proc/PID/stat over the measured rounds),
 # its own CPU time per delivery, and lost messages. N = 16, 100, 1,000;
 # binary messages of 20 B and 1 KiB; a fresh server per point. quick: one
-# run of about 2 s per point (about 2.5 minutes in all); full: 3 runs of
-# about 5 s per point (FANOUT_REPEATS=N to change), the median shown.
+# run of about 2 s per point (under 3 minutes in all); full: 3 runs of
+# about 5 s per point (FANOUT_REPEATS=N to change), the median shown (about
+# 17 minutes).
 #
 # Servers: ours (ws-tokio/examples/broadcast.rs, skipped until it exists),
 # tokio-tungstenite, fastwebsockets, tokio-websockets (benches/src/bin/
