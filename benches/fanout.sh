@@ -16,7 +16,7 @@
 # about 5 s per point (FANOUT_REPEATS=N to change), the median shown (about
 # 17 minutes).
 #
-# Servers: ours (ws-tokio/examples/broadcast.rs, skipped until it exists),
+# Servers: ours (ws-tokio/examples/broadcast.rs, skipped if it does not build),
 # tokio-tungstenite, fastwebsockets, tokio-websockets (benches/src/bin/
 # fanout-*.rs), optionally sockudo-ws (benches/fanout/sockudo, skipped if it
 # does not build), Bun's server.publish and Node's ws (benches/fanout/, npm
