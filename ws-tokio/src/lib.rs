@@ -166,6 +166,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod broadcast;
 mod connect;
 mod driver;
@@ -175,6 +177,8 @@ pub mod h2;
 mod handshake;
 mod reconnect;
 mod stream;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 
 pub use connect::{connect, connect_with, Connector, MaybeTlsStream};
 pub use error::Error;

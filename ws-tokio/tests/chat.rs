@@ -1,5 +1,5 @@
 //! The chat example's server: the page over plain HTTP and the broadcast
-//! over WebSocket, on one port.
+//! over WebSocket, on one port, through an axum router.
 
 #[path = "../examples/chat/server.rs"]
 mod server;
@@ -17,9 +17,19 @@ async fn chat_server() -> (std::net::SocketAddr, AbortOnDrop) {
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    send_head(
+        addr,
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .await
+}
+
+/// Writes `head` and reads the answer until the server closes.
+async fn send_head(addr: std::net::SocketAddr, head: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/html\r\n\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
     let mut response = Vec::new();
     tcp.read_to_end(&mut response).await.unwrap();
     String::from_utf8(response).unwrap()
@@ -45,7 +55,9 @@ async fn the_page_is_served_over_plain_http() {
         let (addr, _server) = chat_server().await;
         let response = http_get(addr, "/").await;
         assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-        assert!(response.contains("Content-Type: text/html"));
+        assert!(response
+            .to_ascii_lowercase()
+            .contains("content-type: text/html"));
         let body = response.split_once("\r\n\r\n").unwrap().1;
         assert_eq!(body, server::PAGE);
         assert!(body.contains("new WebSocket("));
@@ -102,6 +114,32 @@ async fn pages_from_other_sites_are_refused() {
             .await
             .unwrap();
         ws.close(CloseCode::NORMAL, "").await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_requests_get_the_core_status() {
+    within(async {
+        let (addr, _server) = chat_server().await;
+        let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+        let cases = [
+            // Not an upgrade: the extractor's rejection.
+            (format!("GET /ws HTTP/1.1\r\nHost: {addr}\r\n"), "426 "),
+            (format!("POST /ws HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n{upgrade}Sec-WebSocket-Version: 13\r\n"), "405 "),
+            (format!("GET /ws HTTP/1.1\r\nHost: {addr}\r\n{upgrade}Sec-WebSocket-Version: 8\r\n"), "426 "),
+            (format!("GET /ws HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"), "400 "),
+            // A head over 16 KiB.
+            (format!("GET / HTTP/1.1\r\nHost: {addr}\r\nX-Big: {}\r\n", "a".repeat(20_000)), "431 "),
+        ];
+        for (head, status) in cases {
+            let response = send_head(addr, &format!("{head}Connection: close\r\n\r\n")).await;
+            assert!(
+                response.starts_with(&format!("HTTP/1.1 {status}")),
+                "{head:.60}: {response}"
+            );
+        }
     })
     .await;
 }

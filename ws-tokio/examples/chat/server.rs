@@ -1,13 +1,15 @@
 //! The chat server: the page and the WebSocket endpoint on one port.
 //!
-//! Each connection's request head is read here first: `GET /` without an
-//! `Upgrade` header gets the page, `/ws` is handed (with the bytes already
-//! read) to [`accept_with_prefix`], anything else gets 404. Every browser
-//! joins one [`Group`], the room; every text message a browser sends is
-//! prepared once ([`PreparedMessage`]) and published to the room, which
-//! writes each browser once per round of messages. A browser too slow to
-//! keep up skips what does not fit in its queue (1 MiB) instead of making
-//! the server buffer it. The server asks browsers for
+//! An axum router serves the page at `/`, the WebSocket endpoint at `/ws`
+//! (ws-tokio's axum extractor: the core checks the request and answers a
+//! bad one with its status) and 404 for anything else. hyper's HTTP/1.1
+//! server runs each connection, with a 16 KiB limit on the request head
+//! (431 beyond) and 10 s to send it. A page from another site gets 403 at
+//! `/ws`. Every browser joins one [`Group`], the room; every text message a
+//! browser sends is prepared once ([`PreparedMessage`]) and published to
+//! the room, which writes each browser once per round of messages. A
+//! browser too slow to keep up skips what does not fit in its queue (1 MiB)
+//! instead of making the server buffer it. The server asks browsers for
 //! `server_no_context_takeover`, so a long message is compressed once for
 //! the whole room rather than once per browser; lines under 1 KiB, which
 //! would gain almost nothing, are not compressed.
@@ -15,16 +17,24 @@
 //! This file is also compiled into `tests/chat.rs`.
 
 use std::future::Future;
-use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use ws_tokio::axum::{WebSocket, WebSocketUpgrade};
 use ws_tokio::broadcast::{Group, ShutdownReport};
+use ws_tokio::upgrade::UpgradedIo;
 use ws_tokio::ws_proto::{DeflateConfig, QueueLimit, WhenFull};
-use ws_tokio::{accept_with_prefix, Config, Message, PreparedMessage, Request, ServerResponse};
+use ws_tokio::{Config, Message, PreparedMessage, Request};
 
 /// The page, served at `/`.
 pub(crate) const PAGE: &str = include_str!("index.html");
@@ -42,7 +52,7 @@ const BACKLOG_BYTES: usize = 1 << 20;
 
 /// What every connection shares.
 struct Hub {
-    room: Group<TcpStream>,
+    room: Group<UpgradedIo>,
     online: AtomicUsize,
 }
 
@@ -73,6 +83,7 @@ pub(crate) async fn serve_until(
         room: Group::with_limit(QueueLimit::new(BACKLOG_BYTES, WhenFull::Drop)),
         online: AtomicUsize::new(0),
     });
+    let app = router(Arc::clone(&hub));
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -87,113 +98,69 @@ pub(crate) async fn serve_until(
                 continue;
             }
         };
-        let hub = Arc::clone(&hub);
+        let _ = tcp.set_nodelay(true);
+        let connection = http1::Builder::new()
+            .max_buf_size(MAX_HEAD)
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEAD_TIMEOUT)
+            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app.clone()))
+            .with_upgrades();
         tokio::spawn(async move {
-            if let Err(err) = handle(tcp, hub).await {
-                eprintln!("{peer}: {err}");
+            match connection.await {
+                // A silent client, or an idle keep-alive one, timed out.
+                Err(err) if !err.is_timeout() => eprintln!("{peer}: {err}"),
+                _ => {}
             }
         });
     }
-    // No new connections; one still reading its request head and joining
-    // later is sent 1001 at once.
+    // No new connections; one still on its way to the room is sent 1001 at
+    // once.
     drop(listener);
     hub.room.shutdown(SHUTDOWN_TIMEOUT).await
 }
 
-/// Routes one connection by its request head.
-async fn handle(mut tcp: TcpStream, hub: Arc<Hub>) -> Result<(), Box<dyn std::error::Error>> {
-    let _ = tcp.set_nodelay(true);
-    let head = match tokio::time::timeout(HEAD_TIMEOUT, read_head(&mut tcp)).await {
-        Ok(Ok(Some(head))) => head,
-        Ok(Ok(None)) => {
-            return respond(
-                tcp,
-                "431 Request Header Fields Too Large",
-                "text/plain",
-                "headers too large\n",
-            )
-            .await
-        }
-        Ok(Err(err)) => return Err(err.into()),
-        Err(_) => return Ok(()), // silent client
-    };
-    let text = String::from_utf8_lossy(&head);
-    let mut request_line = text.lines().next().unwrap_or("").split(' ');
-    let method = request_line.next().unwrap_or("");
-    let target = request_line.next().unwrap_or("");
-    let path = target.split('?').next().unwrap_or("");
-    let upgrade = text
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_once(':'))
-        .any(|(name, _)| name.trim().eq_ignore_ascii_case("upgrade"));
-    match (method, path, upgrade) {
-        ("GET", "/", false) => respond(tcp, "200 OK", "text/html; charset=utf-8", PAGE).await,
-        (_, "/ws", _) => chat(tcp, &head, hub).await,
-        _ => respond(tcp, "404 Not Found", "text/plain", "not found\n").await,
-    }
+/// The routes: the page, the WebSocket endpoint, 404 for the rest.
+fn router(hub: Arc<Hub>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/ws", any(chat_endpoint))
+        .fallback(not_found)
+        .with_state(hub)
 }
 
-/// Reads until the end of the request head; `None` if it is too large.
-/// What is read may include bytes after the head: they are passed on.
-async fn read_head(tcp: &mut TcpStream) -> io::Result<Option<Vec<u8>>> {
-    let mut head = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        if head.len() >= MAX_HEAD {
-            return Ok(None);
-        }
-        let n = tcp.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        head.extend_from_slice(&chunk[..n]);
-    }
-    Ok(Some(head))
+async fn page() -> Response {
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "no-cache"),
+    ];
+    (headers, PAGE).into_response()
 }
 
-/// Writes a whole plain HTTP response and closes the connection.
-async fn respond(
-    mut tcp: TcpStream,
-    status: &str,
-    content_type: &str,
-    body: &str,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    tcp.write_all(head.as_bytes()).await?;
-    tcp.write_all(body.as_bytes()).await?;
-    tcp.shutdown().await?;
-    Ok(())
+async fn not_found() -> Response {
+    let headers = [(header::CONTENT_TYPE, "text/plain")];
+    (StatusCode::NOT_FOUND, headers, "not found\n").into_response()
 }
 
 /// Browsers send `Origin`; refuse pages from other sites (cross-site
 /// WebSocket hijacking), accept everything else.
-fn check_origin(request: &Request) -> ServerResponse {
-    let same_site = match (request.origin(), request.header("host")) {
+fn same_site(request: &Request) -> bool {
+    match (request.origin(), request.header("host")) {
         (Some(origin), Some(host)) => origin
             .split_once("://")
             .is_some_and(|(_, origin_host)| origin_host.eq_ignore_ascii_case(host)),
         // Not a browser: no page to protect.
         (None, _) => true,
         (Some(_), None) => false,
-    };
-    if same_site {
-        request.accept()
-    } else {
-        ServerResponse::reject(403, "cross-site WebSocket requests are not allowed\n")
     }
 }
 
-/// One browser: a member of the room, its messages published to the room.
-async fn chat(
-    tcp: TcpStream,
-    head: &[u8],
-    hub: Arc<Hub>,
-) -> Result<(), Box<dyn std::error::Error>> {
+/// `/ws`: a request that is not a valid upgrade never gets here (the
+/// extractor answers it with the core's status: 400, 405, 426).
+async fn chat_endpoint(ws: WebSocketUpgrade, State(hub): State<Arc<Hub>>) -> Response {
+    if !same_site(ws.request()) {
+        let refusal = "cross-site WebSocket requests are not allowed\n";
+        return (StatusCode::FORBIDDEN, refusal).into_response();
+    }
     // A broadcast is compressed once for every browser that takes it
     // without context takeover (RFC 7692 lets the server require that).
     // Without context takeover a short line gains almost nothing (1.02x on
@@ -206,7 +173,11 @@ async fn chat(
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
         .deflate(Some(deflate));
-    let mut ws = accept_with_prefix(tcp, head, config, check_origin).await?;
+    ws.config(config).on_upgrade(move |ws| chat(ws, hub))
+}
+
+/// One browser: a member of the room, its messages published to the room.
+async fn chat(mut ws: WebSocket, hub: Arc<Hub>) {
     let membership = hub.room.join(&ws);
     hub.online.fetch_add(1, Ordering::Relaxed);
     hub.announce("someone joined");
@@ -222,5 +193,4 @@ async fn chat(
     drop(membership);
     hub.online.fetch_sub(1, Ordering::Relaxed);
     hub.announce("someone left");
-    Ok(())
 }
