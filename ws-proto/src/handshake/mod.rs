@@ -37,6 +37,7 @@ pub mod h2;
 mod headers;
 #[cfg(feature = "http")]
 mod http_interop;
+pub mod proxy;
 mod server;
 mod url;
 

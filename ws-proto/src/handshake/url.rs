@@ -74,34 +74,8 @@ impl WsUrl {
             r if r.starts_with('?') => format!("/{r}"),
             r => r.to_string(),
         };
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or(InvalidUrl::Host)?;
-            match after {
-                "" => (host, None),
-                p => (host, Some(p.strip_prefix(':').ok_or(InvalidUrl::Host)?)),
-            }
-        } else {
-            match authority.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority, None),
-            }
-        };
-        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '[' || c == ']') {
-            return Err(InvalidUrl::Host);
-        }
-        let port = match port {
-            None => {
-                if secure {
-                    443
-                } else {
-                    80
-                }
-            }
-            Some(p) => match p.parse::<u16>() {
-                Ok(n) if n > 0 => n,
-                _ => return Err(InvalidUrl::Port),
-            },
-        };
+        let (host, port) = split_authority(authority)?;
+        let port = port.unwrap_or(if secure { 443 } else { 80 });
         Ok(Self {
             secure,
             host: host.to_string(),
@@ -124,6 +98,35 @@ impl WsUrl {
             format!("{host}:{}", self.port)
         }
     }
+}
+
+/// Splits `host[:port]` (IPv6 literals in brackets, returned without them)
+/// and checks both: a non-empty host without spaces or stray brackets, a
+/// port from 1 to 65535. Shared by WebSocket and proxy URLs.
+pub(crate) fn split_authority(authority: &str) -> Result<(&str, Option<u16>), InvalidUrl> {
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or(InvalidUrl::Host)?;
+        match after {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':').ok_or(InvalidUrl::Host)?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '[' || c == ']') {
+        return Err(InvalidUrl::Host);
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return Err(InvalidUrl::Port),
+        },
+    };
+    Ok((host, port))
 }
 
 #[cfg(test)]
