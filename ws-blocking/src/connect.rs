@@ -4,6 +4,7 @@ use std::io;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use ws_proto::handshake::proxy::ProxySetting;
 use ws_proto::handshake::{ClientRequest, HandshakeError, Response};
 use ws_proto::Config;
 
@@ -48,7 +49,9 @@ pub enum TlsConfig {}
 /// connection and the server's handshake response.
 ///
 /// Connecting, TLS and the opening handshake together must finish within
-/// the handshake timeout (10 s by default; see [`connect_with`]).
+/// the handshake timeout (10 s by default; see [`connect_with`]). When the
+/// environment names a proxy for the URL, the connection goes through it
+/// (see [`connect_with_proxy`]).
 ///
 /// ```no_run
 /// use ws_blocking::{connect, Message};
@@ -93,13 +96,47 @@ pub fn connect_with(
     config: Config,
     tls: Option<TlsConfig>,
 ) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
+    connect_with_proxy(request, config, tls, ProxySetting::FromEnv)
+}
+
+/// [`connect_with`] through the proxy `proxy` says:
+/// [`ProxySetting::FromEnv`] (what [`connect`] and [`connect_with`] do:
+/// `HTTPS_PROXY` for `wss://`, `HTTP_PROXY` for `ws://`, `ALL_PROXY`, less
+/// `NO_PROXY`), [`ProxySetting::Use`] a given one, or
+/// [`ProxySetting::Direct`].
+///
+/// Through a proxy the client connects TCP to it, opens a tunnel (HTTP
+/// `CONNECT` with Basic credentials from the proxy URL, or SOCKS5 with
+/// username/password), runs TLS inside it for `wss://`, then the opening
+/// handshake, all within [`Config::handshake_timeout`]. A proxy's refusal
+/// is [`Error::Proxy`], in words.
+///
+/// ```no_run
+/// use ws_blocking::{connect_with_proxy, ClientRequest, Config};
+/// use ws_blocking::ws_proto::handshake::proxy::{Proxy, ProxySetting};
+/// let proxy = Proxy::parse("http://user:pass@127.0.0.1:3128")?;
+/// let request = ClientRequest::from_url("wss://example.com/feed")?;
+/// let (ws, _) = connect_with_proxy(request, Config::default(), None, ProxySetting::Use(proxy))?;
+/// # drop(ws);
+/// # Ok::<(), ws_blocking::Error>(())
+/// ```
+pub fn connect_with_proxy(
+    request: ClientRequest,
+    config: Config,
+    tls: Option<TlsConfig>,
+    proxy: ProxySetting,
+) -> Result<(WebSocket<MaybeTlsStream>, Response), Error> {
     #[cfg(not(feature = "rustls"))]
     if request.is_secure() {
         let _ = tls;
         return Err(Error::TlsUnavailable);
     }
+    let proxy = proxy.resolve(&request)?;
     let deadline = Deadline::after(config.get_handshake_timeout());
-    let tcp = connect_tcp(&request, &deadline)?;
+    let tcp = match proxy {
+        Some(proxy) => crate::proxy::tunnel(&proxy, request.host(), request.port(), &deadline)?,
+        None => connect_tcp(request.host(), request.port(), &deadline)?,
+    };
     tcp.set_nodelay(true)?;
     #[cfg(feature = "rustls")]
     let stream = if request.is_secure() {
@@ -123,7 +160,7 @@ pub fn connect_with(
 /// The time limit on connecting: TCP and TLS, and what is left of it for
 /// the WebSocket handshake.
 #[derive(Debug, Clone, Copy)]
-struct Deadline {
+pub(crate) struct Deadline {
     at: Option<Instant>,
     limit: Duration,
 }
@@ -138,7 +175,7 @@ impl Deadline {
     }
 
     /// The time left, or the timeout error once none is.
-    fn remaining(&self) -> Result<Option<Duration>, Error> {
+    pub(crate) fn remaining(&self) -> Result<Option<Duration>, Error> {
         match self.at {
             None => Ok(None),
             Some(at) => match at.checked_duration_since(Instant::now()) {
@@ -149,16 +186,16 @@ impl Deadline {
     }
 
     /// The handshake's timeout error, naming the whole limit.
-    fn expired(&self) -> Error {
+    pub(crate) fn expired(&self) -> Error {
         Error::Handshake(HandshakeError::TimedOut { after: self.limit })
     }
 }
 
 /// Connects to the first address of the host that answers within the
 /// deadline.
-fn connect_tcp(request: &ClientRequest, deadline: &Deadline) -> Result<TcpStream, Error> {
+pub(crate) fn connect_tcp(host: &str, port: u16, deadline: &Deadline) -> Result<TcpStream, Error> {
     let mut last = None;
-    for addr in (request.host(), request.port()).to_socket_addrs()? {
+    for addr in (host, port).to_socket_addrs()? {
         let attempt = match deadline.remaining()? {
             Some(left) => TcpStream::connect_timeout(&addr, left),
             None => TcpStream::connect(addr),
@@ -172,7 +209,7 @@ fn connect_tcp(request: &ClientRequest, deadline: &Deadline) -> Result<TcpStream
     Err(Error::Io(last.unwrap_or_else(|| {
         io::Error::new(
             io::ErrorKind::NotFound,
-            format!("{} resolves to no address", request.host()),
+            format!("{host} resolves to no address"),
         )
     })))
 }

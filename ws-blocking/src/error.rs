@@ -4,6 +4,7 @@
 use core::fmt;
 use std::io;
 
+use ws_proto::handshake::proxy::{InvalidProxy, ProxyError};
 use ws_proto::handshake::{HandshakeError, InvalidUrl};
 use ws_proto::{CloseCode, ProtocolError, SendError};
 
@@ -59,6 +60,17 @@ pub enum Error {
     Tls(rustls::Error),
     /// A `wss://` URL, but this build has no TLS (the `rustls` feature is off).
     TlsUnavailable,
+    /// The proxy did not open the tunnel (407, 403, 502 or another status,
+    /// a SOCKS5 reply code or authentication failure, a proxy that closed
+    /// early or answered garbage), or its URL is unusable: the core's
+    /// [`ProxyError`], in words.
+    ///
+    /// ```
+    /// use ws_blocking::ws_proto::handshake::proxy::ProxyError;
+    /// let err = ws_blocking::Error::Proxy(ProxyError::AuthRequired { sent_credentials: true });
+    /// assert!(err.to_string().contains("rejected the credentials"));
+    /// ```
+    Proxy(ProxyError),
     /// The connection is finished: the close (or the error that ended it)
     /// was already returned by `read` and the transport is shut down.
     ConnectionClosed,
@@ -136,6 +148,7 @@ impl fmt::Display for Error {
             Self::TlsUnavailable => f.write_str(
                 "wss:// needs TLS, but ws-blocking was built without the `rustls` feature",
             ),
+            Self::Proxy(e) => write!(f, "proxy error: {e}"),
             Self::ConnectionClosed => f.write_str("the connection is closed"),
         }
     }
@@ -151,6 +164,7 @@ impl std::error::Error for Error {
             Self::Url(e) => Some(e),
             #[cfg(feature = "rustls")]
             Self::Tls(e) => Some(e),
+            Self::Proxy(e) => Some(e),
             Self::TlsUnavailable | Self::ConnectionClosed => None,
         }
     }
@@ -177,6 +191,18 @@ impl From<HandshakeError> for Error {
 impl From<SendError> for Error {
     fn from(e: SendError) -> Self {
         Self::Send(e)
+    }
+}
+
+impl From<ProxyError> for Error {
+    fn from(e: ProxyError) -> Self {
+        Self::Proxy(e)
+    }
+}
+
+impl From<InvalidProxy> for Error {
+    fn from(error: InvalidProxy) -> Self {
+        Self::Proxy(ProxyError::Url { var: None, error })
     }
 }
 

@@ -93,10 +93,11 @@ mod connect;
 mod driver;
 mod error;
 mod handshake;
+mod proxy;
 mod transport;
 mod websocket;
 
-pub use connect::{connect, connect_with, TlsConfig};
+pub use connect::{connect, connect_with, connect_with_proxy, TlsConfig};
 pub use error::Error;
 pub use handshake::{accept, accept_with, client};
 pub use transport::{MaybeTlsStream, Transport};

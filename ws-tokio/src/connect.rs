@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use ws_proto::handshake::proxy::{Proxy, ProxySetting};
 use ws_proto::handshake::{ClientRequest, Response};
 use ws_proto::{Config, Connection};
 
@@ -59,7 +60,9 @@ pub enum MaybeTlsStream<S = TcpStream> {
 /// Connects to a `ws://` or `wss://` URL with the default [`Config`]:
 /// resolves the host, connects TCP (with `TCP_NODELAY`), sets up TLS with
 /// the webpki roots for `wss://` (feature `rustls`), and runs the opening
-/// handshake.
+/// handshake. When the environment names a proxy for the URL
+/// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, less `NO_PROXY`; see
+/// [`connect_with_proxy`]) the connection goes through it.
 ///
 /// ```
 /// use ws_tokio::Message;
@@ -106,17 +109,52 @@ pub async fn connect_with(
     config: Config,
     connector: Option<Connector>,
 ) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+    connect_with_proxy(request, config, connector, ProxySetting::FromEnv).await
+}
+
+/// [`connect_with`] through the proxy `proxy` says:
+/// [`ProxySetting::FromEnv`] (what [`connect`] and [`connect_with`] do),
+/// [`ProxySetting::Use`] a given one, or [`ProxySetting::Direct`].
+///
+/// Through a proxy the client connects TCP to it, opens a tunnel (HTTP
+/// `CONNECT` with Basic credentials from the proxy URL, or SOCKS5 with
+/// username/password), runs TLS inside it for `wss://`, then the opening
+/// handshake. All of that is bounded by [`Config::handshake_timeout`]. A
+/// proxy's refusal is [`Error::Proxy`], in words (407, 403, 502, a SOCKS5
+/// reply code, a proxy that hung up or answered garbage).
+///
+/// ```
+/// use ws_tokio::{connect_with_proxy, ClientRequest, Config};
+/// use ws_tokio::ws_proto::handshake::proxy::{Proxy, ProxySetting};
+/// # async fn demo() -> Result<(), ws_tokio::Error> {
+/// let proxy = Proxy::parse("socks5h://user:pass@127.0.0.1:1080")?;
+/// let request = ClientRequest::from_url("wss://example.com/feed")?;
+/// let (ws, _) = connect_with_proxy(request, Config::default(), None, ProxySetting::Use(proxy)).await?;
+/// # drop(ws);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn connect_with_proxy(
+    request: ClientRequest,
+    config: Config,
+    connector: Option<Connector>,
+    proxy: ProxySetting,
+) -> Result<(WebSocketStream<MaybeTlsStream>, Response), Error> {
+    let proxy = proxy.resolve(&request)?;
     let (host, port, secure) = (
         request.host().to_owned(),
         request.port(),
         request.is_secure(),
     );
     let mut conn = Connection::client(request, config);
-    // The core's handshake timer starts now and bounds TCP and TLS too.
+    // The core's handshake timer starts now and bounds TCP, the proxy
+    // tunnel and TLS too.
     let now = tokio::time::Instant::now().into_std();
     let deadline = conn.poll_timeout(now).unwrap_or(now);
-    let stream =
-        tokio::time::timeout_at(deadline.into(), transport(&host, port, secure, connector));
+    let stream = tokio::time::timeout_at(
+        deadline.into(),
+        transport(&host, port, secure, connector, proxy),
+    );
     match stream.await {
         Ok(stream) => open_client(stream?, conn).await,
         Err(_elapsed) => {
@@ -129,14 +167,19 @@ pub async fn connect_with(
     }
 }
 
-/// TCP (with `TCP_NODELAY`), then TLS for `wss://`.
+/// TCP (with `TCP_NODELAY`) or a tunnel through the proxy, then TLS for
+/// `wss://`.
 async fn transport(
     host: &str,
     port: u16,
     secure: bool,
     connector: Option<Connector>,
+    proxy: Option<Proxy>,
 ) -> Result<MaybeTlsStream, Error> {
-    let tcp = TcpStream::connect((host, port)).await?;
+    let tcp = match proxy {
+        Some(proxy) => crate::proxy::tunnel(&proxy, host, port).await?,
+        None => TcpStream::connect((host, port)).await?,
+    };
     tcp.set_nodelay(true)?;
     match secure {
         true => self::secure(tcp, host, connector).await,

@@ -3,6 +3,7 @@
 use core::fmt;
 use std::io;
 
+use ws_proto::handshake::proxy::ProxyError;
 use ws_proto::handshake::{HandshakeError, InvalidUrl};
 use ws_proto::{CloseCode, CloseFrame, ProtocolError, SendError};
 
@@ -50,6 +51,17 @@ pub enum Error {
     /// TLS could not be set up (bad server name, certificate, handshake), or
     /// `wss://` was asked for without TLS support.
     Tls(Box<dyn std::error::Error + Send + Sync>),
+    /// The proxy did not open the tunnel (407, 403, 502 or another status,
+    /// a SOCKS5 reply code or authentication failure, a proxy that closed
+    /// early or answered garbage), or its URL is unusable: the core's
+    /// [`ProxyError`], in words.
+    ///
+    /// ```
+    /// use ws_tokio::ws_proto::handshake::proxy::ProxyError;
+    /// let err = ws_tokio::Error::Proxy(ProxyError::SocksReply { code: 5 });
+    /// assert!(err.to_string().contains("connection refused by the destination"));
+    /// ```
+    Proxy(ProxyError),
     /// The transport is closed (shut down after the close handshake, or broken
     /// by an error reported earlier): nothing more can be sent.
     ConnectionClosed,
@@ -137,6 +149,7 @@ impl fmt::Display for Error {
             Self::Send(err) => write!(f, "cannot send: {err}"),
             Self::Url(err) => write!(f, "invalid WebSocket URL: {err}"),
             Self::Tls(err) => write!(f, "TLS error: {err}"),
+            Self::Proxy(err) => write!(f, "proxy error: {err}"),
             Self::ConnectionClosed => f.write_str("the WebSocket connection is closed"),
             Self::NotConnected => f.write_str(
                 "not connected (reconnecting); the message was not sent, send it again once reconnected",
@@ -164,6 +177,7 @@ impl std::error::Error for Error {
             Self::Send(err) => Some(err),
             Self::Url(err) => Some(err),
             Self::Tls(err) => Some(&**err),
+            Self::Proxy(err) => Some(err),
             Self::GaveUp { last, .. } => Some(&**last),
             _ => None,
         }
@@ -191,6 +205,18 @@ impl From<SendError> for Error {
 impl From<HandshakeError> for Error {
     fn from(err: HandshakeError) -> Self {
         Self::Handshake(err)
+    }
+}
+
+impl From<ProxyError> for Error {
+    fn from(err: ProxyError) -> Self {
+        Self::Proxy(err)
+    }
+}
+
+impl From<ws_proto::handshake::proxy::InvalidProxy> for Error {
+    fn from(error: ws_proto::handshake::proxy::InvalidProxy) -> Self {
+        Self::Proxy(ProxyError::Url { var: None, error })
     }
 }
 

@@ -15,7 +15,9 @@
 //! * Server: [`accept`], or [`accept_with`] and a callback that sees the
 //!   [`Request`] and accepts or refuses it ([`accept_with_prefix`] when you
 //!   have already read part of the request).
-//! * Already upgraded elsewhere (hyper, axum): [`WebSocketStream::from_raw`].
+//! * In an axum or hyper server: the `axum` extractor and the `upgrade`
+//!   functions (features `axum`, `hyper`; see [axum and hyper](#axum-and-hyper)).
+//! * Already upgraded elsewhere: [`WebSocketStream::from_raw`].
 //! * A client that dials again after losing the connection, with backoff
 //!   and a visible event for every loss and reconnect: [`Reconnecting`].
 //! * Then [`WebSocketStream`]: a `Stream` of messages and a `Sink` for them,
@@ -135,6 +137,89 @@
 //! * `h2` (off by default): WebSocket over HTTP/2 (RFC 8441) with hyper
 //!   1.x, in the `h2` module: `h2::accept` for extended CONNECT requests
 //!   on a hyper server, `h2::connect` over a hyper client connection.
+//! * `hyper` (off by default): upgrades of hyper 1.x HTTP/1.1 requests, in
+//!   the `upgrade` module (hyper, hyper-util and http-body-util, none of
+//!   hyper's own features).
+//! * `axum` (off by default, implies `hyper`): the axum 0.8 extractor
+//!   `axum::WebSocketUpgrade` (axum-core only).
+//!
+//! # axum and hyper
+//!
+//! `ws_tokio::axum::WebSocketUpgrade` is an axum 0.8 extractor with the
+//! methods of axum's own (`protocols`, `requested_protocols`,
+//! `selected_protocol`, `max_message_size`, `max_frame_size`,
+//! `on_failed_upgrade`, `on_upgrade`; `config` for every other setting, and
+//! `request` for the checked request: path, `Origin`, headers). The core
+//! checks the request, chooses the subprotocol (the first of `protocols`
+//! the client offered) and negotiates permessage-deflate; a request it
+//! refuses is rejected with its status and reason (400, 405, 426 with
+//! `Sec-WebSocket-Version: 13`). A handler moves over with its imports;
+//! the messages are [`Message`]s, whose `Close` carries a [`CloseFrame`]
+//! rather than an `Option` of one, and whose codes are [`CloseCode`]s.
+//!
+//! Before, with axum's `ws` feature (tokio-tungstenite underneath):
+//!
+//! ```text
+//! use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+//! use axum::response::Response;
+//!
+//! async fn handler(ws: WebSocketUpgrade) -> Response {
+//!     ws.protocols(["chat.v2", "chat.v1"])
+//!         .max_message_size(64 * 1024)
+//!         .on_upgrade(handle_socket)
+//! }
+//!
+//! async fn handle_socket(mut socket: WebSocket) {
+//!     while let Some(Ok(message)) = socket.recv().await {
+//!         match message {
+//!             Message::Text(text) => {
+//!                 if socket.send(Message::Text(text)).await.is_err() {
+//!                     return;
+//!                 }
+//!             }
+//!             Message::Close(_) => return,
+//!             _ => {}
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! After, with ws-tokio's `axum` feature:
+//!
+//! ```
+//! use axum::response::Response;
+//! use ws_tokio::axum::{WebSocket, WebSocketUpgrade};
+//! use ws_tokio::Message;
+//!
+//! async fn handler(ws: WebSocketUpgrade) -> Response {
+//!     ws.protocols(["chat.v2", "chat.v1"])
+//!         .max_message_size(64 * 1024)
+//!         .on_upgrade(handle_socket)
+//! }
+//!
+//! async fn handle_socket(mut socket: WebSocket) {
+//!     while let Some(Ok(message)) = socket.recv().await {
+//!         match message {
+//!             Message::Text(text) => {
+//!                 if socket.send(Message::Text(text)).await.is_err() {
+//!                     return;
+//!                 }
+//!             }
+//!             Message::Close(_) => return,
+//!             _ => {}
+//!         }
+//!     }
+//! }
+//! # let app: axum::Router = axum::Router::new().route("/ws", axum::routing::any(handler));
+//! ```
+//!
+//! Without axum, [`upgrade::upgrade`] and [`upgrade::upgrade_with`] answer a
+//! hyper 1.x request in the shape of hyper-tungstenite: the 101 response to
+//! return and an [`upgrade::Upgrade`] future to await in a task for the
+//! [`WebSocketStream`], or a refusal as a ready-made response; serve the
+//! connection with `.with_upgrades()`. The chat example (`examples/chat`)
+//! serves its page, `/ws` and 404 through an axum router on hyper's
+//! HTTP/1.1 server.
 //!
 //! # Example: an echo server and a client over loopback
 //!
@@ -175,12 +260,13 @@ mod error;
 #[cfg(feature = "h2")]
 pub mod h2;
 mod handshake;
+mod proxy;
 mod reconnect;
 mod stream;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 
-pub use connect::{connect, connect_with, Connector, MaybeTlsStream};
+pub use connect::{connect, connect_with, connect_with_proxy, Connector, MaybeTlsStream};
 pub use error::Error;
 pub use handshake::{accept, accept_with, accept_with_prefix, client};
 pub use reconnect::{ReconnectEvent, ReconnectPolicy, ReconnectSender, Reconnecting};
