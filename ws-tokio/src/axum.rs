@@ -305,7 +305,7 @@ impl<F: FnOnce(Error) + Send + 'static> OnFailedUpgrade for F {
 ///
 /// ```
 /// use ws_tokio::axum::{DefaultOnFailedUpgrade, OnFailedUpgrade};
-/// DefaultOnFailedUpgrade.call(ws_tokio::Error::ConnectionClosed);
+/// DefaultOnFailedUpgrade::default().call(ws_tokio::Error::ConnectionClosed);
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 #[non_exhaustive]
