@@ -67,7 +67,7 @@ pub enum Error {
     ///
     /// ```
     /// use ws_blocking::ws_proto::handshake::proxy::ProxyError;
-    /// let err = ws_blocking::Error::Proxy(ProxyError::AuthRequired { sent_credentials: true });
+    /// let err = ws_blocking::Error::Proxy(ProxyError::AuthRequired { status: 407, sent_credentials: true });
     /// assert!(err.to_string().contains("rejected the credentials"));
     /// ```
     Proxy(ProxyError),

@@ -68,6 +68,7 @@ impl ProxySetting {
     /// assert_eq!(ProxySetting::Direct.resolve(&request).unwrap(), None);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn resolve(&self, target: &ClientRequest) -> Result<Option<Proxy>, ProxyError> {
         self.resolve_with(target, |name| std::env::var(name).ok())
     }
@@ -146,6 +147,7 @@ impl Proxy {
     /// # let _ = proxy;
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn from_env(target: &ClientRequest) -> Result<Option<Self>, ProxyError> {
         Self::from_env_for(target, |name| std::env::var(name).ok())
     }

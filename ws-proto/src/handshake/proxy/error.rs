@@ -56,7 +56,7 @@ impl core::error::Error for InvalidProxy {}
 /// use ws_proto::handshake::proxy::ProxyError;
 /// let err = ProxyError::SocksReply { code: 0x05 };
 /// assert_eq!(err.to_string(), "the SOCKS5 proxy could not connect: connection refused by the destination (reply 0x05)");
-/// let err = ProxyError::AuthRequired { sent_credentials: false };
+/// let err = ProxyError::AuthRequired { status: 407, sent_credentials: false };
 /// assert_eq!(err.status(), Some(407));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +69,12 @@ pub enum ProxyError {
         /// What is wrong with it.
         error: InvalidProxy,
     },
-    /// HTTP 407: the proxy wants credentials, or rejected the ones sent.
+    /// HTTP 407 (or 401, which some proxies such as tinyproxy send for
+    /// wrong credentials): the proxy wants credentials, or rejected the
+    /// ones sent.
     AuthRequired {
+        /// 407 or 401.
+        status: u16,
         /// Whether a `Proxy-Authorization` header was sent.
         sent_credentials: bool,
     },
@@ -144,7 +148,7 @@ impl ProxyError {
     /// ```
     pub fn status(&self) -> Option<u16> {
         match self {
-            Self::AuthRequired { .. } => Some(407),
+            Self::AuthRequired { status, .. } => Some(*status),
             Self::Forbidden { .. } => Some(403),
             Self::BadGateway { .. } => Some(502),
             Self::Status { status, .. } => Some(*status),
@@ -181,16 +185,33 @@ pub(crate) fn socks_reply_words(code: u8) -> &'static str {
     }
 }
 
+fn auth_reason(status: u16) -> &'static str {
+    match status {
+        401 => "Unauthorized",
+        _ => "Proxy Authentication Required",
+    }
+}
+
 impl fmt::Display for ProxyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Url { var: Some(var), error } => write!(f, "proxy URL in {var} is unusable: {error}"),
             Self::Url { var: None, error } => write!(f, "proxy URL is unusable: {error}"),
-            Self::AuthRequired { sent_credentials: false } => f.write_str(
-                "the proxy needs credentials (407 Proxy Authentication Required); put them in the proxy URL (http://user:pass@host:port)",
+            Self::AuthRequired {
+                status,
+                sent_credentials: false,
+            } => write!(
+                f,
+                "the proxy needs credentials ({status} {}); put them in the proxy URL (http://user:pass@host:port)",
+                auth_reason(*status)
             ),
-            Self::AuthRequired { sent_credentials: true } => f.write_str(
-                "the proxy rejected the credentials (407 Proxy Authentication Required)",
+            Self::AuthRequired {
+                status,
+                sent_credentials: true,
+            } => write!(
+                f,
+                "the proxy rejected the credentials ({status} {})",
+                auth_reason(*status)
             ),
             Self::Forbidden { reason } => write!(
                 f,

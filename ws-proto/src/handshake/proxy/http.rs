@@ -67,7 +67,11 @@ pub(crate) fn parse_response(
     let reason = response.reason.unwrap_or("").to_string();
     match status {
         200..=299 => Ok(Some(head)),
-        407 => Err(ProxyError::AuthRequired { sent_credentials }),
+        // tinyproxy answers wrong credentials with 401.
+        401 | 407 => Err(ProxyError::AuthRequired {
+            status,
+            sent_credentials,
+        }),
         403 => Err(ProxyError::Forbidden { reason }),
         502 => Err(ProxyError::BadGateway { reason }),
         status => Err(ProxyError::Status { status, reason }),
@@ -106,6 +110,7 @@ mod tests {
                 b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n",
                 false,
                 ProxyError::AuthRequired {
+                    status: 407,
                     sent_credentials: false,
                 },
             ),
@@ -113,6 +118,15 @@ mod tests {
                 b"HTTP/1.1 407 Nope\r\n\r\n",
                 true,
                 ProxyError::AuthRequired {
+                    status: 407,
+                    sent_credentials: true,
+                },
+            ),
+            (
+                b"HTTP/1.1 401 Unauthorized\r\n\r\n",
+                true,
+                ProxyError::AuthRequired {
+                    status: 401,
                     sent_credentials: true,
                 },
             ),

@@ -479,6 +479,7 @@ mod tests {
         assert_eq!(
             event,
             Err(ProxyError::AuthRequired {
+                status: 407,
                 sent_credentials: false
             })
         );
