@@ -17,6 +17,7 @@ use crate::DeflateParams;
 pub struct Extensions {
     /// permessage-deflate parameters, if it was negotiated.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub deflate: Option<DeflateParams>,
 }
 
@@ -39,6 +40,7 @@ impl Extensions {
     /// assert!(!Extensions::deflate(agreed).is_empty());
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(params: Option<DeflateParams>) -> Self {
         Self { deflate: params }
     }

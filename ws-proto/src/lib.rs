@@ -98,6 +98,7 @@
 //! ```
 
 #![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
 extern crate alloc;
@@ -112,6 +113,7 @@ pub mod guide {}
 mod connection;
 mod decode;
 #[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub mod deflate;
 mod error;
 mod extensions;
@@ -130,6 +132,7 @@ pub use connection::{
     GOING_AWAY_REASON, SLOW_MEMBER_REASON,
 };
 #[cfg(feature = "deflate")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{ProtocolError, SendError};
 pub use extensions::Extensions;

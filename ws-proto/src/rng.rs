@@ -35,6 +35,7 @@ enum Source {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl Default for Randomness {
     fn default() -> Self {
         Self::os()
@@ -51,6 +52,7 @@ impl Randomness {
     /// r.fill(&mut key);
     /// ```
     #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn os() -> Self {
         Self {
             source: Source::Os {

@@ -62,6 +62,7 @@ impl From<Config> for Settings {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl Default for Config {
     /// 16 MiB frames, 64 MiB messages, automatic pongs, whole messages,
     /// unfragmented sends, a 5 s close timeout, no keepalive pings, no idle
@@ -273,6 +274,7 @@ impl Config {
     /// # let _ = (off, frugal);
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
         self.handshake.deflate = deflate;
         self
@@ -284,6 +286,7 @@ impl Config {
     /// assert!(ws_proto::Config::default().get_deflate().is_some());
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn get_deflate(&self) -> Option<&crate::DeflateConfig> {
         self.handshake.deflate.as_ref()
     }

@@ -83,6 +83,7 @@ impl HandshakeConfig {
     /// assert!(c.get_deflate().is_none());
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
         self.deflate = deflate;
         self
@@ -115,6 +116,7 @@ impl HandshakeConfig {
     /// assert!(HandshakeConfig::default().get_deflate().is_some());
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn get_deflate(&self) -> Option<&crate::DeflateConfig> {
         self.deflate.as_ref()
     }

@@ -33,9 +33,11 @@ mod client;
 mod config;
 mod error;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod h2;
 mod headers;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 mod http_interop;
 pub mod proxy;
 mod server;
