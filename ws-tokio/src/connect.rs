@@ -30,6 +30,7 @@ pub enum Connector {
     /// TLS with this rustls configuration (your own roots, client
     /// certificates, ALPN).
     #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     Rustls(Arc<tokio_rustls::rustls::ClientConfig>),
 }
 
@@ -54,6 +55,7 @@ pub enum MaybeTlsStream<S = TcpStream> {
     Plain(S),
     /// TLS with rustls (`wss://`).
     #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     Rustls(Box<tokio_rustls::client::TlsStream<S>>),
 }
 

@@ -251,19 +251,24 @@
 //! # }
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 pub mod broadcast;
 mod connect;
 mod driver;
 mod error;
 #[cfg(feature = "h2")]
+#[cfg_attr(docsrs, doc(cfg(feature = "h2")))]
 pub mod h2;
 mod handshake;
 mod proxy;
 mod reconnect;
 mod stream;
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod upgrade;
 
 pub use connect::{connect, connect_with, connect_with_proxy, Connector, MaybeTlsStream};
@@ -285,6 +290,7 @@ pub use ws_proto::{CloseCode, CloseFrame, Config, Message, PreparedMessage, Read
 /// # let _ = provider;
 /// ```
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tokio_rustls::rustls;
 
 /// The tokio-rustls version this crate uses (for `TlsAcceptor` on the server side).
@@ -296,4 +302,5 @@ pub use tokio_rustls::rustls;
 /// # }
 /// ```
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tokio_rustls;
