@@ -57,6 +57,7 @@ pub enum Error {
     Url(InvalidUrl),
     /// The TLS handshake failed (bad certificate, unknown issuer, ...).
     #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     Tls(rustls::Error),
     /// A `wss://` URL, but this build has no TLS (the `rustls` feature is off).
     TlsUnavailable,
@@ -213,6 +214,7 @@ impl From<InvalidUrl> for Error {
 }
 
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 impl From<rustls::Error> for Error {
     fn from(e: rustls::Error) -> Self {
         Self::Tls(e)

@@ -89,6 +89,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod connect;
 mod driver;
 mod error;
@@ -97,6 +99,9 @@ mod proxy;
 mod transport;
 mod websocket;
 
+// TlsConfig exists with and without `rustls` (an empty enum without it):
+// no feature badge.
+#[cfg_attr(docsrs, doc(auto_cfg = false))]
 pub use connect::{connect, connect_with, connect_with_proxy, TlsConfig};
 pub use error::Error;
 pub use handshake::{accept, accept_with, client};
@@ -111,4 +116,5 @@ pub use ws_proto::{CloseCode, CloseFrame, Config, Event, Message};
 /// The rustls version this crate uses, for building a [`TlsConfig`] or a
 /// server-side TLS stream.
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use rustls;

@@ -183,6 +183,7 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 #[cfg(feature = "rustls")]
 macro_rules! rustls_transport {
     ($conn:ty) => {
+        #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
         impl<T: Transport> Transport for rustls::StreamOwned<$conn, T> {
             fn shutdown_write(&mut self) -> io::Result<()> {
                 self.conn.send_close_notify();
@@ -230,6 +231,7 @@ pub enum MaybeTlsStream {
     Plain(TcpStream),
     /// A `wss://` connection.
     #[cfg(feature = "rustls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
     Rustls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
