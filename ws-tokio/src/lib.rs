@@ -129,6 +129,45 @@
 //! shutdown registry (a [`broadcast::Group`] entry per connection, from
 //! 1.35 KiB without it).
 //!
+//! # Proxies
+//!
+//! [`connect`] and [`connect_with`] go through the proxy the environment
+//! names for the URL, as curl and Python's `websockets` read it:
+//! `https_proxy`/`HTTPS_PROXY` for `wss://`, `http_proxy`/`HTTP_PROXY` for
+//! `ws://` (the uppercase one is ignored when `REQUEST_METHOD` is set, in a
+//! CGI program), `all_proxy`/`ALL_PROXY` otherwise, and none for a host
+//! `no_proxy`/`NO_PROXY` lists (names and domain suffixes, `*`, IP
+//! addresses, CIDR networks, `:port`). [`connect_with_proxy`] takes a
+//! [`ProxySetting`](ws_proto::handshake::proxy::ProxySetting) instead:
+//! `FromEnv`, `Use(proxy)` or `Direct`.
+//!
+//! * `http://user:pass@host:port`: HTTP `CONNECT`, with Basic credentials
+//!   when the URL has them.
+//! * `socks5h://user:pass@host:port`: SOCKS5 with RFC 1929 credentials;
+//!   the proxy resolves the server's name. `socks5://`: this crate resolves
+//!   it and sends the address.
+//!
+//! TLS for `wss://` runs inside the tunnel, with the server's name. The
+//! handshake timeout covers the whole connect: TCP to the proxy, the
+//! tunnel, TLS and the WebSocket handshake. A proxy's refusal is
+//! [`Error::Proxy`] in words (407, 403, 502, a SOCKS5 reply code, bad
+//! credentials, a proxy that closed early or answered garbage). The
+//! protocols themselves are `ws-proto`'s sans-IO
+//! [`Tunnel`](ws_proto::handshake::proxy::Tunnel); this crate only moves
+//! its bytes.
+//!
+//! ```no_run
+//! use ws_tokio::ws_proto::handshake::proxy::{Proxy, ProxySetting};
+//! use ws_tokio::{connect_with_proxy, ClientRequest, Config};
+//! # async fn demo() -> Result<(), ws_tokio::Error> {
+//! let proxy = Proxy::parse("http://user:pass@127.0.0.1:3128")?;
+//! let request = ClientRequest::from_url("wss://example.com/feed")?;
+//! let (ws, _) = connect_with_proxy(request, Config::default(), None, ProxySetting::Use(proxy)).await?;
+//! # drop(ws);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Features
 //!
 //! * `rustls` (default): `wss://` in [`connect`] with rustls (ring provider)
