@@ -88,55 +88,6 @@ impl Request {
         has(http::header::UPGRADE, "websocket") && has(http::header::CONNECTION, "upgrade")
     }
 
-    /// The subprotocol to answer with: the first of `supported` (the
-    /// server's, in its order of preference) that the client offered, or
-    /// `None` when none was (then accept without one, or refuse: RFC 6455
-    /// section 4.2.2 leaves that to the server).
-    ///
-    /// ```
-    /// # let req = ws_proto::handshake::Request::example(); // offers "chat"
-    /// assert_eq!(req.select_protocol(["chat.v2", "chat"]), Some("chat"));
-    /// assert_eq!(req.select_protocol(["mqtt"]), None);
-    /// ```
-    pub fn select_protocol<I>(&self, supported: I) -> Option<&str>
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        supported.into_iter().find_map(|wanted| {
-            self.protocols()
-                .iter()
-                .find(|offered| *offered == wanted.as_ref())
-                .map(String::as_str)
-        })
-    }
-
-    /// The answer that accepts the request with the subprotocol
-    /// [`select_protocol`](Self::select_protocol) picks from `supported`, or
-    /// with none when the client offered none of them.
-    ///
-    /// ```
-    /// # let req = ws_proto::handshake::Request::example(); // offers "chat"
-    /// let yes = req.accept_preferring(["chat.v2", "chat"]);
-    /// assert!(yes.headers().iter().any(|h| h.name == "Sec-WebSocket-Protocol" && h.value == b"chat"));
-    /// let none = req.accept_preferring(["mqtt"]);
-    /// assert!(none.is_accept());
-    /// assert!(!none.headers().iter().any(|h| h.name == "Sec-WebSocket-Protocol"));
-    /// ```
-    pub fn accept_preferring<I>(&self, supported: I) -> ServerResponse
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        match self.select_protocol(supported) {
-            // An offered protocol: `accept_with_protocol` accepts it.
-            Some(protocol) => self
-                .accept_with_protocol(protocol)
-                .unwrap_or_else(|err| ServerResponse::from_error(&err)),
-            None => self.accept(),
-        }
-    }
-
     /// The server's side of an HTTP/1.1 upgrade in one step, for servers
     /// whose HTTP library already parsed the request (hyper, axum): checks
     /// it ([`from_http`](Self::from_http)), asks `callback` for the answer
