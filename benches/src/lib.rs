@@ -9,10 +9,11 @@
 //! * `src/bin/loadgen.rs`: one load generator that drives any of them.
 //! * `run.sh`: runs everything and writes `RESULTS.md`.
 //!
-//! This library holds what more than one of those share: an in-memory
-//! transport ([`mem`]), wire data builders ([`wire`]), statistics
+//! This library holds what more than one of those share: the load
+//! generators' client driver ([`client`]), an in-memory transport ([`mem`]), wire data builders ([`wire`]), statistics
 //! ([`stats`]), `/proc` readers ([`procfs`]) and server plumbing ([`serve`]).
 
+pub mod client;
 pub mod mem;
 pub mod procfs;
 pub mod serve;

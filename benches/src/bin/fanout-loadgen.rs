@@ -28,18 +28,17 @@
 //! Output: one human line and one `RESULT mode=fanout key=value ...` line.
 
 use std::cell::{Cell, RefCell};
-use std::io::{self, IoSlice};
+use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, Interest};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
-use ws_benches::procfs;
-use ws_proto::handshake::ClientRequest;
-use ws_proto::{Config, Connection, EventRef, Randomness, Role};
+use ws_benches::{client, procfs};
+use ws_proto::{Connection, EventRef};
 
 /// The header every payload starts with: sender id and round, `u32` LE each.
 const HEADER: usize = 8;
@@ -161,36 +160,6 @@ fn main() {
     std::process::exit(0);
 }
 
-/// Connects and runs the opening handshake with the `ws-proto` core (no
-/// permessage-deflate offer).
-async fn open(url: &str) -> io::Result<(TcpStream, Connection)> {
-    let request = ClientRequest::from_url(url).map_err(io::Error::other)?;
-    let config = Config::default().deflate(None);
-    let request = request.offer_extensions(&config);
-    let mut tcp = TcpStream::connect((request.host(), request.port())).await?;
-    tcp.set_nodelay(true)?;
-    let (bytes, pending) = request.into_handshake(&mut Randomness::os());
-    tcp.write_all(&bytes).await?;
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 2048];
-    loop {
-        let n = tcp.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        if head.len() + n > 64 * 1024 {
-            return Err(io::Error::other("handshake response too long"));
-        }
-        head.extend_from_slice(&chunk[..n]);
-        if let Some((response, used)) = pending.parse_response(&head).map_err(io::Error::other)? {
-            let extensions = response.negotiated().clone();
-            let mut conn = Connection::with_extensions(Role::Client, config, extensions);
-            conn.receive(&head[used..]);
-            return Ok((tcp, conn));
-        }
-    }
-}
-
 /// What the client tasks share with the main task.
 struct Shared {
     clients: usize,
@@ -247,7 +216,7 @@ async fn run(args: &Args) -> io::Result<()> {
     let connect_started = Instant::now();
     let results: Vec<_> = futures_util::stream::iter(0..n)
         .map(|_| async {
-            tokio::time::timeout(CONNECT_TIMEOUT, open(&args.url))
+            tokio::time::timeout(CONNECT_TIMEOUT, client::open(&args.url, false))
                 .await
                 .unwrap_or_else(|_| Err(io::Error::other("no handshake answer in 10 s")))
         })
@@ -490,8 +459,6 @@ struct Client {
     got_round: u32,
 }
 
-/// At most this many queued chunks per vectored write.
-const MAX_SLICES: usize = 16;
 /// Reads go straight into the core's buffer, with at least this much room.
 const READ_ROOM: usize = 64 * 1024;
 
@@ -619,47 +586,13 @@ impl Client {
 
     /// Writes queued bytes until the socket would block.
     fn write_some(&mut self) -> io::Result<()> {
-        while self.conn.buffered_amount() > 0 {
-            let written = {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let mut count = 0;
-                for (slot, chunk) in slices.iter_mut().zip(self.conn.transmit_slices()) {
-                    *slot = IoSlice::new(chunk);
-                    count += 1;
-                }
-                self.tcp.try_write_vectored(&slices[..count])
-            };
-            match written {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.conn.advance_transmit(n),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(())
+        client::write_some(&self.tcp, &mut self.conn)
     }
 
     /// Reads what the socket has into the core's buffer; whether anything
     /// (or the end of stream) came.
     fn read_some(&mut self) -> io::Result<bool> {
-        let mut any = false;
-        loop {
-            let buf = self.conn.receive_buffer();
-            if buf.capacity() - buf.len() < READ_ROOM {
-                buf.reserve(READ_ROOM);
-            }
-            match self.tcp.try_read_buf(buf) {
-                Ok(0) => {
-                    self.conn.receive_eof();
-                    return Ok(true);
-                }
-                Ok(_) => any = true,
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(any),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
-        }
+        client::read_some(&self.tcp, &mut self.conn)
     }
 }
 

@@ -28,20 +28,19 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::io::{self, IoSlice};
+use std::io;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
-use ws_benches::procfs;
 use ws_benches::stats::{Latencies, Report};
 use ws_benches::wire;
-use ws_proto::handshake::ClientRequest;
-use ws_proto::{CloseCode, Config, Connection, Event, Randomness, Role};
+use ws_benches::{client, procfs};
+use ws_proto::{CloseCode, Connection, Event};
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -150,36 +149,6 @@ const USAGE: &str = "usage: loadgen --url ws://127.0.0.1:PORT/ [--connections N]
 [--size BYTES] [--seconds S] [--messages N] [--warmup-ms MS] [--server-pid PID] [--label NAME] \
 [--text] [--deflate] | --idle N [--hold-ms MS] [--parallel N]";
 
-/// Connects and runs the opening handshake with the `ws-proto` core.
-async fn open(url: &str, deflate: bool) -> io::Result<(TcpStream, Connection)> {
-    let request = ClientRequest::from_url(url).map_err(io::Error::other)?;
-    let config = if deflate {
-        Config::default()
-    } else {
-        Config::default().deflate(None)
-    };
-    let request = request.offer_extensions(&config);
-    let mut tcp = TcpStream::connect((request.host(), request.port())).await?;
-    tcp.set_nodelay(true)?;
-    let (bytes, pending) = request.into_handshake(&mut Randomness::os());
-    tcp.write_all(&bytes).await?;
-    let mut head = Vec::with_capacity(512);
-    let mut chunk = [0u8; 2048];
-    loop {
-        let n = tcp.read(&mut chunk).await?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        head.extend_from_slice(&chunk[..n]);
-        if let Some((response, used)) = pending.parse_response(&head).map_err(io::Error::other)? {
-            let extensions = response.negotiated().clone();
-            let mut conn = Connection::with_extensions(Role::Client, config, extensions);
-            conn.receive(&head[used..]);
-            return Ok((tcp, conn));
-        }
-    }
-}
-
 /// Opens `count` connections, at most `parallel` at once; failures are counted.
 async fn open_many(
     url: &str,
@@ -188,7 +157,7 @@ async fn open_many(
     parallel: usize,
 ) -> (Vec<(TcpStream, Connection)>, Vec<io::Error>) {
     let results: Vec<_> = futures_util::stream::iter(0..count)
-        .map(|_| open(url, deflate))
+        .map(|_| client::open(url, deflate))
         .buffer_unordered(parallel)
         .collect()
         .await;
@@ -358,11 +327,6 @@ struct Driver {
     inflight: usize,
 }
 
-/// At most this many queued chunks per vectored write.
-const MAX_SLICES: usize = 16;
-/// Reads go straight into the core's buffer, with at least this much room.
-const READ_ROOM: usize = 64 * 1024;
-
 impl Driver {
     async fn run(mut self) -> io::Result<()> {
         let mut sent: VecDeque<Instant> = VecDeque::with_capacity(self.inflight);
@@ -424,45 +388,12 @@ impl Driver {
 
     /// Writes queued bytes until the socket would block.
     fn write_some(&mut self) -> io::Result<()> {
-        while self.conn.buffered_amount() > 0 {
-            let written = {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let mut count = 0;
-                for (slot, chunk) in slices.iter_mut().zip(self.conn.transmit_slices()) {
-                    *slot = IoSlice::new(chunk);
-                    count += 1;
-                }
-                self.tcp.try_write_vectored(&slices[..count])
-            };
-            match written {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.conn.advance_transmit(n),
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
-        }
-        Ok(())
+        client::write_some(&self.tcp, &mut self.conn)
     }
 
     /// Reads what the socket has into the core's buffer.
     fn read_some(&mut self) -> io::Result<()> {
-        loop {
-            let buf = self.conn.receive_buffer();
-            if buf.capacity() - buf.len() < READ_ROOM {
-                buf.reserve(READ_ROOM);
-            }
-            match self.tcp.try_read_buf(buf) {
-                Ok(0) => {
-                    self.conn.receive_eof();
-                    return Ok(());
-                }
-                Ok(_) => {}
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
-        }
+        client::read_some(&self.tcp, &mut self.conn).map(|_| ())
     }
 }
 
