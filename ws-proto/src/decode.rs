@@ -9,6 +9,9 @@
 //! `Bytes` (no copy, [`Decoder::take`]) or lends it out as a slice until the
 //! next call ([`Decoder::lend`]). Only fragmented messages are copied together.
 //! In fragment mode the unmasked bytes are handed out as soon as they are there.
+//! In frame mode each frame is handed out as the peer framed it, whole or
+//! (when longer than the chunk size) in pieces of the chunk size; every rule
+//! of message mode is checked on the same path.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -52,6 +55,14 @@ pub(crate) enum Decoded {
         is_last: bool,
         compressed: bool,
     },
+    /// A data frame or a piece of one (frame mode): `data` starts `offset`
+    /// bytes into the payload of the frame `header` describes (its mask
+    /// already removed from `data`).
+    Frame {
+        header: FrameHeader,
+        offset: u64,
+        data: Payload,
+    },
 }
 
 /// The limits and rules the decoder enforces.
@@ -61,6 +72,9 @@ pub(crate) struct DecoderRules {
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
     pub(crate) deliver_fragments: bool,
+    /// Frame mode with pieces of at most this many bytes; 0 for the other
+    /// modes. Takes precedence over `deliver_fragments`.
+    pub(crate) frame_chunk: usize,
     /// RSV1 may be set on the first frame of a data message (permessage-deflate).
     pub(crate) rsv1_allowed: bool,
 }
@@ -108,9 +122,13 @@ pub(crate) struct Decoder {
     role: Role,
     max_frame_size: usize,
     max_message_size: usize,
-    deliver_fragments: bool,
+    /// Data is handed out in pieces (fragment or frame mode), never as whole
+    /// messages: the fast path is off.
+    deliver_pieces: bool,
     /// RSV1 may be set on the first frame of a data message (permessage-deflate).
     rsv1_allowed: bool,
+    /// Frame mode's chunk size, 0 in the other modes.
+    frame_chunk: usize,
     position: Position,
     /// Boxed: only messages that arrive in pieces need it.
     message: Option<Box<MessageInProgress>>,
@@ -137,8 +155,9 @@ impl Decoder {
             role: rules.role,
             max_frame_size: rules.max_frame_size,
             max_message_size: rules.max_message_size,
-            deliver_fragments: rules.deliver_fragments,
+            deliver_pieces: rules.deliver_fragments || rules.frame_chunk != 0,
             rsv1_allowed: rules.rsv1_allowed,
+            frame_chunk: rules.frame_chunk,
             position: Position::BetweenFrames { lent: 0 },
             message: None,
             utf8: Utf8Validator::new(),
@@ -152,6 +171,13 @@ impl Decoder {
         self.max_message_size
     }
 
+    /// Frame mode: data frames come out as they are (control frames too,
+    /// which the connection turns into frames).
+    #[inline]
+    pub(crate) fn frame_mode(&self) -> bool {
+        self.frame_chunk != 0
+    }
+
     /// Lets RSV1 mark compressed messages (permessage-deflate was negotiated).
     #[cfg(feature = "deflate")]
     pub(crate) fn allow_rsv1(&mut self) {
@@ -162,9 +188,15 @@ impl Decoder {
     /// much the caller should read next.
     pub(crate) fn bytes_wanted(&self, buffered: usize) -> usize {
         match &self.position {
-            Position::InFrame(f) if !self.deliver_fragments => {
+            Position::InFrame(f) if !self.deliver_pieces => {
                 let left = f.header.payload_len.saturating_sub(buffered as u64);
                 usize::try_from(left).unwrap_or(usize::MAX)
+            }
+            // Frame mode waits for a whole chunk (or the rest of the frame).
+            Position::InFrame(f) if self.frame_chunk != 0 => {
+                let left = f.header.payload_len - f.done;
+                let chunk = left.min(self.frame_chunk as u64);
+                usize::try_from(chunk.saturating_sub(buffered as u64)).unwrap_or(usize::MAX)
             }
             _ => 0,
         }
@@ -202,7 +234,7 @@ impl Decoder {
         let Position::BetweenFrames { lent: mut start } = self.position else {
             return Ok(None);
         };
-        if self.message.is_some() || self.deliver_fragments {
+        if self.message.is_some() || self.deliver_pieces {
             return Ok(None);
         }
         if start >= RELEASE_AT {
@@ -328,7 +360,47 @@ impl Decoder {
                 .expect("data frame without message state");
             let check_utf8 = message.kind == MessageKind::Text && !message.compressed;
 
-            if self.deliver_fragments {
+            if self.frame_chunk != 0 {
+                // Frame mode: wait for a whole chunk or the rest of the frame.
+                let left = header.payload_len - frame.done;
+                let take = left.min(self.frame_chunk as u64) as usize;
+                if buf.len() < take {
+                    return Ok(None);
+                }
+                let offset = frame.done;
+                if let Some(key) = header.mask {
+                    apply_mask(&mut buf[..take], key, (offset & 3) as usize);
+                }
+                frame.done += take as u64;
+                let is_last_of_frame = frame.done == header.payload_len;
+                if check_utf8 {
+                    self.utf8
+                        .feed(&buf[..take])
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    if header.fin && is_last_of_frame {
+                        self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+                    }
+                }
+                let data = if is_last_of_frame {
+                    // Between frames again: the piece can stay in the
+                    // buffer (lent out in place, or split off).
+                    self.position = Position::BetweenFrames { lent: 0 };
+                    if header.fin {
+                        self.message = None;
+                    }
+                    Payload::InBuffer { skip: 0, end: take }
+                } else {
+                    // The frame goes on: split the piece off now.
+                    Payload::Owned(buf.split_to(take).freeze())
+                };
+                return Ok(Some(Decoded::Frame {
+                    header,
+                    offset,
+                    data,
+                }));
+            }
+
+            if self.deliver_pieces {
                 let left = header.payload_len - frame.done;
                 let take = left.min(buf.len() as u64) as usize;
                 if take == 0 && left > 0 {
@@ -607,6 +679,7 @@ mod tests {
             max_frame_size: max,
             max_message_size: max,
             deliver_fragments: false,
+            frame_chunk: 0,
             rsv1_allowed: false,
         })
     }
@@ -663,7 +736,7 @@ mod tests {
                 Decoded::Message { kind, payload, .. } => {
                     (kind as u8 + 100, d.take(&mut buf, payload).to_vec())
                 }
-                Decoded::Fragment { .. } => unreachable!("message mode"),
+                Decoded::Fragment { .. } | Decoded::Frame { .. } => unreachable!("message mode"),
             });
         }
     }

@@ -191,6 +191,29 @@ pub enum SendError {
     /// request waits for an answer (a client, a request not yet received,
     /// or one already answered).
     NoRequestToAnswer,
+    /// A frame sent in pieces with [`Connection::send_frame`](crate::Connection::send_frame)
+    /// is not finished: only its next piece can be sent (a frame cannot be
+    /// cut by another).
+    FrameInProgress,
+    /// A piece does not continue the frame being sent: its header fields
+    /// differ, its offset is not where the previous piece ended, or it
+    /// starts a new frame at an offset other than 0.
+    PieceOutOfOrder,
+    /// A piece runs past its frame's announced length.
+    PieceTooLong,
+    /// A control frame was not sent whole (its data shorter than its length).
+    ControlFrameInPieces,
+    /// A control frame had FIN clear; control frames cannot be fragmented (section 5.5).
+    FragmentedControlFrame,
+    /// Reserved bits were set that no negotiated extension defines (section
+    /// 5.2); RSV1 is allowed on the first frame of a data message when
+    /// permessage-deflate was negotiated.
+    ReservedBitsNotNegotiated {
+        /// The reserved bits asked for, RSV1 as `0b100`.
+        bits: u8,
+    },
+    /// A close frame's payload was a single byte (section 5.5.1).
+    CloseFrameTooShort,
 }
 
 impl fmt::Display for SendError {
@@ -214,6 +237,26 @@ impl fmt::Display for SendError {
             }
             Self::FragmentOutOfOrder => {
                 f.write_str("fragment sent out of order (continuation without a start, or a new message mid-way)")
+            }
+            Self::FrameInProgress => f.write_str(
+                "a frame sent in pieces is not finished; only its next piece can be sent",
+            ),
+            Self::PieceOutOfOrder => f.write_str(
+                "piece does not continue the frame being sent (other header or offset)",
+            ),
+            Self::PieceTooLong => f.write_str("piece runs past its frame's announced length"),
+            Self::ControlFrameInPieces => {
+                f.write_str("control frames must be sent whole, not in pieces")
+            }
+            Self::FragmentedControlFrame => {
+                f.write_str("control frames cannot be fragmented (FIN must be set)")
+            }
+            Self::ReservedBitsNotNegotiated { bits } => write!(
+                f,
+                "reserved bits {bits:#05b} are not defined by any negotiated extension"
+            ),
+            Self::CloseFrameTooShort => {
+                f.write_str("a close payload cannot be a single byte")
             }
         }
     }

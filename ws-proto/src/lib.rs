@@ -136,7 +136,7 @@ pub use connection::{
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{ProtocolError, SendError};
 pub use extensions::Extensions;
-pub use frame::{CloseCode, CloseFrame, CloseKind};
+pub use frame::{CloseCode, CloseFrame, CloseKind, Frame, FrameRef};
 pub use message::{Fragment, Message, MessageKind, Utf8Bytes};
 pub use rng::Randomness;
 pub use role::Role;

@@ -5,6 +5,7 @@ use crate::prelude::*;
 
 use super::receive::Ready;
 use super::{Connection, Event};
+use crate::frame::FrameRef;
 use crate::handshake::{Request, Response};
 use crate::{CloseFrame, Error, Fragment, MessageKind, Utf8Bytes};
 
@@ -34,6 +35,8 @@ pub enum EventRef<'a> {
     /// A piece of a data message (only with
     /// [`Config::deliver_fragments`](crate::Config::deliver_fragments)).
     Fragment(FragmentRef<'a>),
+    /// A frame or a piece of one, as [`Event::Frame`] says.
+    Frame(FrameRef<'a>),
     /// Server: the client's opening request, as [`Event::Request`] says.
     Request(Box<Request>),
     /// Client: the server's 101 response, as [`Event::Response`] says.
@@ -93,6 +96,7 @@ impl EventRef<'_> {
             Self::Pong(data) => Event::Pong(data.to_vec().into()),
             Self::Close(frame) => Event::Close(frame.clone()),
             Self::Fragment(piece) => Event::Fragment(piece.to_fragment()),
+            Self::Frame(piece) => Event::Frame(piece.to_frame()),
             Self::Request(request) => Event::Request(request.clone()),
             Self::Response(response) => Event::Response(response.clone()),
         }
@@ -162,6 +166,18 @@ impl Connection {
             Ready::Ping(payload) => EventRef::Ping(decoder.hold(payload)),
             Ready::Pong(payload) => EventRef::Pong(decoder.hold(payload)),
             Ready::Close(frame) => EventRef::Close(frame),
+            Ready::Frame {
+                header,
+                offset,
+                data,
+            } => EventRef::Frame(FrameRef {
+                fin: header.fin,
+                rsv: header.rsv,
+                opcode: header.opcode,
+                frame_len: header.payload_len,
+                offset,
+                data: decoder.lend(buf, data),
+            }),
             Ready::Request(request) => EventRef::Request(request),
             Ready::Response(response) => EventRef::Response(response),
         }))

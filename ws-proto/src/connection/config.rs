@@ -25,7 +25,10 @@ pub struct Config {
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
     pub(crate) auto_pong: bool,
+    pub(crate) auto_close_reply: bool,
     pub(crate) deliver_fragments: bool,
+    /// Frame mode's chunk size; 0 when off.
+    pub(crate) frame_chunk: usize,
     pub(crate) max_send_frame_size: usize,
     pub(crate) close_timeout: Duration,
     pub(crate) ping_interval: Option<Duration>,
@@ -48,6 +51,7 @@ pub(crate) struct Settings {
     pub(crate) close_timeout: Duration,
     pub(crate) randomness: Randomness,
     pub(crate) auto_pong: bool,
+    pub(crate) auto_close_reply: bool,
 }
 
 impl From<Config> for Settings {
@@ -57,6 +61,7 @@ impl From<Config> for Settings {
             close_timeout: config.close_timeout,
             randomness: config.randomness,
             auto_pong: config.auto_pong,
+            auto_close_reply: config.auto_close_reply,
         }
     }
 }
@@ -87,7 +92,9 @@ impl Config {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
             auto_pong: true,
+            auto_close_reply: true,
             deliver_fragments: false,
+            frame_chunk: 0,
             max_send_frame_size: usize::MAX,
             close_timeout: Duration::from_secs(5),
             ping_interval: None,
@@ -129,6 +136,57 @@ impl Config {
     /// ```
     pub fn auto_pong(mut self, enabled: bool) -> Self {
         self.auto_pong = enabled;
+        self
+    }
+
+    /// Answer the peer's close frame with one of ours automatically (default
+    /// `true`), echoing its code and reason (RFC 6455 section 5.5.1). Turn
+    /// it off to choose the answer yourself, as a proxy does that forwards
+    /// the close to the other side and relays that side's answer: the
+    /// connection is then [`Closing`](crate::ReadyState::Closing) until you
+    /// send a close frame ([`Connection::close`](crate::Connection::close)
+    /// or [`Connection::send_frame`](crate::Connection::send_frame)), and
+    /// the close timeout ends it if you never do.
+    ///
+    /// ```
+    /// let c = ws_proto::Config::default().auto_close_reply(false);
+    /// # let _ = c;
+    /// ```
+    pub fn auto_close_reply(mut self, enabled: bool) -> Self {
+        self.auto_close_reply = enabled;
+        self
+    }
+
+    /// Frame mode: hand out every frame as the peer sent it, as
+    /// [`Event::Frame`](crate::Event::Frame) (FIN, reserved bits, opcode,
+    /// unmasked payload; control frames between fragments where they came),
+    /// instead of messages. A frame longer than `max_chunk` bytes comes in
+    /// pieces of `max_chunk` bytes (the last one shorter), each handed out
+    /// once it is all there, so at most about `max_chunk` bytes of a frame
+    /// are held. `max_chunk` below 1 is treated as 1. Overrides
+    /// [`deliver_fragments`](Self::deliver_fragments).
+    ///
+    /// Everything message mode checks is checked (masking, reserved bits,
+    /// opcodes, control frames, fragmentation order, both size limits,
+    /// close codes, UTF-8 of text across its frames) with the same errors
+    /// and close codes, with one difference: compressed messages
+    /// (permessage-deflate's RSV1) are handed out compressed, as sent, with
+    /// RSV1 set, and so their text is not checked and `max_message_size`
+    /// counts their compressed bytes. Pings are answered as configured with
+    /// [`auto_pong`](Self::auto_pong) and close frames as configured with
+    /// [`auto_close_reply`](Self::auto_close_reply); a proxy turns both off
+    /// and forwards them. Frames are sent with
+    /// [`Connection::send_frame`](crate::Connection::send_frame) (in any mode).
+    ///
+    /// ```
+    /// let proxy_leg = ws_proto::Config::default()
+    ///     .deliver_frames(64 * 1024)
+    ///     .auto_pong(false)
+    ///     .auto_close_reply(false);
+    /// # let _ = proxy_leg;
+    /// ```
+    pub fn deliver_frames(mut self, max_chunk: usize) -> Self {
+        self.frame_chunk = max_chunk.max(1);
         self
     }
 

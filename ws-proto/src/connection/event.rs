@@ -5,7 +5,7 @@ use crate::prelude::*;
 use bytes::Bytes;
 
 use crate::handshake::{Request, Response};
-use crate::{CloseFrame, Fragment, Message, Utf8Bytes};
+use crate::{CloseFrame, Fragment, Frame, Message, Utf8Bytes};
 
 /// Something the peer did, returned by [`Connection::poll_event`](crate::Connection::poll_event).
 ///
@@ -26,12 +26,20 @@ pub enum Event {
     /// A pong.
     Pong(Bytes),
     /// The connection ended: the peer's close frame (its reply is already
-    /// queued), or code [`CloseCode::ABNORMAL`](crate::CloseCode::ABNORMAL) if
+    /// queued, unless [`Config::auto_close_reply`](crate::Config::auto_close_reply)
+    /// is off), or code [`CloseCode::ABNORMAL`](crate::CloseCode::ABNORMAL) if
     /// the transport ended or timed out without one. Reported once; nothing follows.
     Close(CloseFrame),
     /// A piece of a data message (only with
     /// [`Config::deliver_fragments`](crate::Config::deliver_fragments)).
     Fragment(Fragment),
+    /// A frame or a piece of one, as the peer sent it (only with
+    /// [`Config::deliver_frames`](crate::Config::deliver_frames), where
+    /// every frame comes this way: data, ping, pong and close). The peer's
+    /// close frame is the last event, as [`Event::Close`] is in message
+    /// mode; an end without one is still reported as [`Event::Close`] with
+    /// [`CloseCode::ABNORMAL`](crate::CloseCode::ABNORMAL).
+    Frame(Frame),
     /// Server, while [`Connecting`](crate::ReadyState::Connecting): the
     /// client's opening request, checked against section 4.2.1. Answer it
     /// with [`Connection::respond`](crate::Connection::respond).
@@ -44,7 +52,7 @@ pub enum Event {
 
 impl Event {
     /// The event as a [`Message`] (a fragment as [`Message::Fragment`]);
-    /// `None` for the opening handshake's events.
+    /// `None` for the opening handshake's events and for frames.
     ///
     /// ```
     /// use ws_proto::Event;
@@ -59,7 +67,7 @@ impl Event {
             Self::Pong(b) => Message::Pong(b),
             Self::Close(c) => Message::Close(c),
             Self::Fragment(f) => Message::Fragment(f),
-            Self::Request(_) | Self::Response(_) => return None,
+            Self::Frame(_) | Self::Request(_) | Self::Response(_) => return None,
         })
     }
 }

@@ -7,6 +7,7 @@ mod config;
 mod error;
 mod event;
 mod fanout;
+mod frames_out;
 mod keepalive;
 mod opening;
 mod outbound;
@@ -36,6 +37,7 @@ pub use state::ReadyState;
 use crate::decode::{Decoder, DecoderRules};
 use crate::frame::OpCode;
 use crate::{CloseCode, CloseFrame, Extensions, MessageKind};
+use frames_out::FramesOut;
 use keepalive::{Keepalive, KeepaliveAction};
 use opening::Opening;
 use outbound::Outbound;
@@ -52,7 +54,7 @@ use crate::Role;
 /// * **commands**: [`send`](Self::send), [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary), [`send_ping`](Self::send_ping),
 ///   [`send_pong`](Self::send_pong), [`send_fragment`](Self::send_fragment),
-///   [`close`](Self::close);
+///   [`send_frame`](Self::send_frame), [`close`](Self::close);
 /// * **outputs**, drained until they return `None`: [`poll_event`](Self::poll_event)
 ///   (or its zero-copy twin [`poll_event_ref`](Self::poll_event_ref)),
 ///   [`poll_transmit`](Self::poll_transmit) (or [`transmit_slices`](Self::transmit_slices)
@@ -91,8 +93,10 @@ pub struct Connection {
     opening: Option<Box<Opening>>,
     /// The kind of the fragmented message being sent with `send_fragment`.
     sending_fragmented: Option<MessageKind>,
-    /// Validates text sent piece by piece with `send_fragment`.
+    /// Validates text sent piece by piece with `send_fragment` or `send_frame`.
     sending_utf8: crate::Utf8Validator,
+    /// Frames sent with `send_frame` (boxed: only frame-level senders need it).
+    frames_out: Option<Box<FramesOut>>,
     /// Keepalive timers, only when configured (most connections have none).
     keepalive: Option<Box<Keepalive>>,
     #[cfg(feature = "deflate")]
@@ -147,6 +151,7 @@ impl Connection {
             max_frame_size: config.max_frame_size,
             max_message_size: config.max_message_size,
             deliver_fragments: config.deliver_fragments,
+            frame_chunk: config.frame_chunk,
             rsv1_allowed: false,
         });
         let keepalive = (config.ping_interval.is_some() || config.idle_timeout.is_some())
@@ -162,6 +167,7 @@ impl Connection {
             opening: None,
             sending_fragmented: None,
             sending_utf8: crate::Utf8Validator::new(),
+            frames_out: None,
             keepalive,
             #[cfg(feature = "deflate")]
             deflate: None,
@@ -356,17 +362,14 @@ impl Connection {
             match action {
                 KeepaliveAction::None => {}
                 KeepaliveAction::SendPing(number) => {
-                    self.push_frame(
-                        true,
-                        OpCode::Ping,
-                        &Bytes::copy_from_slice(&number.to_be_bytes()),
-                    );
+                    let payload = Bytes::copy_from_slice(&number.to_be_bytes());
+                    self.push_control(OpCode::Ping, payload);
                 }
                 KeepaliveAction::GiveUp => {
                     // The peer is gone or stuck: tell it we are leaving (it
                     // may never read this) and end without waiting for a reply.
                     let payload = CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout").encode();
-                    self.push_frame(true, OpCode::Close, &payload);
+                    self.push_control(OpCode::Close, payload);
                     self.close.sent = true;
                     self.close.timed_out = true;
                     self.close.abnormal_reason = "idle timeout: nothing received from the peer";

@@ -55,6 +55,33 @@ impl Outbound {
         }
     }
 
+    /// Queues a frame's header alone; its payload follows in pieces
+    /// ([`push_piece`](Self::push_piece)).
+    pub(crate) fn push_head(&mut self, header: FrameHeader) {
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        self.buffered += n;
+        self.tail.extend_from_slice(&head[..n]);
+    }
+
+    /// Queues a piece of a payload whose header is queued: masked with `mask`
+    /// from key position `offset`, or (unmasked and long) by reference.
+    pub(crate) fn push_piece(&mut self, data: &Bytes, mask: Option<[u8; 4]>, offset: u64) {
+        self.buffered += data.len();
+        match mask {
+            Some(key) => {
+                let start = self.tail.len();
+                self.tail.extend_from_slice(data);
+                apply_mask(&mut self.tail[start..], key, (offset & 3) as usize);
+            }
+            None if data.len() >= ZERO_COPY_MIN => {
+                self.seal_tail();
+                self.chunks.push_back(data.clone());
+            }
+            None => self.tail.extend_from_slice(data),
+        }
+    }
+
     /// Queues an encoded frame shared with other connections: copied into
     /// the write buffer when shorter than `share_min`, else by reference.
     pub(crate) fn push_encoded(&mut self, frame: &Bytes, share_min: usize) {

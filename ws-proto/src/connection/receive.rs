@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{Connection, Event};
 use crate::decode::{Decoded, Payload};
-use crate::frame::OpCode;
+use crate::frame::{Frame, FrameHeader, OpCode};
 use crate::handshake::{Request, Response};
 use crate::{CloseCode, CloseFrame, Error, Fragment, MessageKind, ProtocolError, Utf8Bytes};
 
@@ -34,6 +34,12 @@ pub(super) enum Ready {
     Ping(Bytes),
     Pong(Bytes),
     Close(CloseFrame),
+    /// Frame mode: a frame or a piece of one (control frames whole).
+    Frame {
+        header: FrameHeader,
+        offset: u64,
+        data: Payload,
+    },
     /// Server: the client's opening request.
     Request(Box<Request>),
     /// Client: the server's 101 response; the connection is open.
@@ -84,7 +90,9 @@ impl Connection {
         if !self.close.sent {
             let reason = short_reason(&err);
             let payload = CloseFrame::new(err.close_code(), reason.as_str()).encode();
-            self.push_frame(true, OpCode::Close, &payload);
+            // Held back (and so never sent) if a streamed frame of ours is
+            // incomplete: it cannot be cut short.
+            self.push_control(OpCode::Close, payload);
             self.close.sent = true;
         }
         self.record_failure(Error::Protocol(err))
@@ -198,6 +206,18 @@ impl Connection {
             Ready::Ping(payload) => Event::Ping(payload),
             Ready::Pong(payload) => Event::Pong(payload),
             Ready::Close(frame) => Event::Close(frame),
+            Ready::Frame {
+                header,
+                offset,
+                data,
+            } => Event::Frame(Frame {
+                fin: header.fin,
+                rsv: header.rsv,
+                opcode: header.opcode,
+                frame_len: header.payload_len,
+                offset,
+                data: self.decoder.take(&mut self.read_buf, data),
+            }),
             Ready::Request(request) => Event::Request(request),
             Ready::Response(response) => Event::Response(response),
         }
@@ -264,38 +284,74 @@ impl Connection {
                     is_last,
                 }
             }
-            Decoded::Control { opcode, payload } => match opcode {
-                OpCode::Ping => {
-                    if self.config.auto_pong && self.check_can_send().is_ok() {
-                        self.push_frame(true, OpCode::Pong, &payload);
-                    }
-                    Ready::Ping(payload)
-                }
-                OpCode::Pong => Ready::Pong(payload),
-                _ => {
-                    let frame = match CloseFrame::decode(payload) {
-                        Ok(frame) => frame,
-                        Err(err) => return Err(self.fail(err)),
-                    };
-                    if !self.close.sent {
-                        // Echo the code and the reason (section 5.5.1
-                        // says the code; browsers show the reason in
-                        // `onclose`, so it goes back too); 1005 echoes as
-                        // an empty body. The peer's frame held at most 125
-                        // bytes, so the echo fits.
-                        let echo = frame.encode();
-                        self.push_frame(true, OpCode::Close, &echo);
-                        self.close.sent = true;
-                    }
-                    self.close.received = true;
-                    self.close.reported = true;
-                    self.close.deadline = None;
-                    self.read_buf = BytesMut::new();
-                    Ready::Close(frame)
-                }
+            Decoded::Frame {
+                header,
+                offset,
+                data,
+            } => Ready::Frame {
+                header,
+                offset,
+                data,
             },
+            Decoded::Control { opcode, payload } => {
+                let ready = self.on_control(opcode, payload)?;
+                if self.decoder.frame_mode() {
+                    let (opcode, payload) = match ready {
+                        Ready::Ping(p) => (OpCode::Ping, p),
+                        Ready::Pong(p) => (OpCode::Pong, p),
+                        // Checked valid: its encoding is the peer's payload.
+                        Ready::Close(frame) => (OpCode::Close, frame.encode()),
+                        other => return Ok(Some(other)),
+                    };
+                    Ready::Frame {
+                        header: FrameHeader::new(true, opcode, None, payload.len() as u64),
+                        offset: 0,
+                        data: Payload::Owned(payload),
+                    }
+                } else {
+                    ready
+                }
+            }
         };
         Ok(Some(ready))
+    }
+
+    /// A control frame, in either mode: pings answered (with `auto_pong`),
+    /// close frames checked, answered (with `auto_close_reply`) and the
+    /// close handshake's state updated.
+    fn on_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<Ready, Error> {
+        Ok(match opcode {
+            OpCode::Ping => {
+                if self.config.auto_pong && self.may_queue_control() {
+                    self.push_control(OpCode::Pong, payload.clone());
+                }
+                Ready::Ping(payload)
+            }
+            OpCode::Pong => Ready::Pong(payload),
+            _ => {
+                let frame = match CloseFrame::decode(payload) {
+                    Ok(frame) => frame,
+                    Err(err) => return Err(self.fail(err)),
+                };
+                if self.config.auto_close_reply && !self.close.sent {
+                    // Echo the code and the reason (section 5.5.1 says the
+                    // code; browsers show the reason in `onclose`, so it
+                    // goes back too); 1005 echoes as an empty body. The
+                    // peer's frame held at most 125 bytes, so the echo
+                    // fits. While a streamed frame of ours is incomplete the
+                    // echo waits for its end, and counts as sent from then.
+                    let echo = frame.encode();
+                    if self.push_control(OpCode::Close, echo) {
+                        self.close.sent = true;
+                    }
+                }
+                self.close.received = true;
+                self.close.reported = true;
+                self.close.deadline = None;
+                self.read_buf = BytesMut::new();
+                Ready::Close(frame)
+            }
+        })
     }
 }
 

@@ -195,10 +195,15 @@ impl Connection {
             self.sending_utf8 = utf8;
         }
         self.sending_fragmented = (!fragment.is_last).then_some(message_kind);
+        if fragment.is_first {
+            self.note_message_start(false);
+        }
         self.push_frame(fragment.is_last, opcode, &fragment.data);
         Ok(())
     }
 
+    /// Whether a new frame may be sent: open, not ended, no close sent, and
+    /// no frame of ours half sent.
     pub(super) fn check_can_send(&self) -> Result<(), SendError> {
         if self.is_connecting() {
             Err(SendError::Connecting)
@@ -206,6 +211,8 @@ impl Connection {
             Err(SendError::Closed)
         } else if self.close.sent {
             Err(SendError::CloseSent)
+        } else if self.frame_in_progress() {
+            Err(SendError::FrameInProgress)
         } else {
             Ok(())
         }

@@ -70,10 +70,12 @@ impl CloseState {
         self.ended() || (self.sent && self.received && role == Role::Server)
     }
 
-    /// Whether the close timer should run: we wait for the peer's close frame,
-    /// or (client) for the server to end the transport.
+    /// Whether the close timer should run: we wait for the peer's close
+    /// frame, for the application to answer the peer's (with automatic
+    /// replies off), or (client) for the server to end the transport.
     pub(crate) fn timer_wanted(&self, role: Role) -> bool {
-        !self.ended() && self.sent && (!self.received || role == Role::Client)
+        let both = self.sent && self.received;
+        !self.ended() && (self.sent || self.received) && (!both || role == Role::Client)
     }
 }
 
@@ -99,5 +101,13 @@ mod tests {
         s.eof = true;
         assert!(s.should_close_transport(Role::Client));
         assert!(!s.timer_wanted(Role::Client));
+        // The peer's close, not yet answered: closing, and the timer runs.
+        let s = CloseState {
+            received: true,
+            ..CloseState::default()
+        };
+        assert_eq!(s.ready_state(), ReadyState::Closing);
+        assert!(s.timer_wanted(Role::Server) && s.timer_wanted(Role::Client));
+        assert!(!s.should_close_transport(Role::Server));
     }
 }

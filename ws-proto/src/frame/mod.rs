@@ -9,9 +9,11 @@ mod close_kind;
 mod header;
 mod mask;
 mod opcode;
+mod piece;
 
 pub use close::{CloseCode, CloseFrame};
 pub use close_kind::CloseKind;
 pub use header::{FrameHeader, MAX_HEADER_LEN};
 pub use mask::{apply_mask, apply_mask_scalar};
 pub use opcode::OpCode;
+pub use piece::{Frame, FrameRef};
