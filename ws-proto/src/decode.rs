@@ -84,7 +84,8 @@ pub(crate) struct DecoderRules {
 struct FrameInProgress {
     header: FrameHeader,
     /// Payload bytes at the front of the buffer already unmasked and validated
-    /// (message mode) or payload bytes already handed out (fragment mode).
+    /// (message mode) or payload bytes already handed out (fragment and
+    /// frame mode).
     done: u64,
 }
 
@@ -101,6 +102,11 @@ struct MessageInProgress {
     rest: BytesMut,
     /// Fragment mode: nothing of this message handed out yet.
     nothing_delivered: bool,
+    /// Frame mode: bytes of the current frame after those handed out,
+    /// already unmasked and validated (less than a chunk), so errors show
+    /// as early as in message mode. Here rather than with the frame: only
+    /// data frames need it, and they always have a message.
+    ahead: usize,
 }
 
 /// Where the decoder is in the read buffer.
@@ -361,25 +367,34 @@ impl Decoder {
             let check_utf8 = message.kind == MessageKind::Text && !message.compressed;
 
             if self.frame_chunk != 0 {
-                // Frame mode: wait for a whole chunk or the rest of the frame.
+                // Frame mode: unmask and validate what has arrived of the
+                // next piece, in place; hand it out once it is a whole
+                // chunk or the rest of the frame.
                 let left = header.payload_len - frame.done;
                 let take = left.min(self.frame_chunk as u64) as usize;
-                if buf.len() < take {
+                let have = buf.len().min(take);
+                if have > message.ahead {
+                    let range = message.ahead..have;
+                    if let Some(key) = header.mask {
+                        let at = frame.done + message.ahead as u64;
+                        apply_mask(&mut buf[range.clone()], key, (at & 3) as usize);
+                    }
+                    if check_utf8 {
+                        self.utf8
+                            .feed(&buf[range])
+                            .map_err(|_| ProtocolError::InvalidUtf8)?;
+                    }
+                    message.ahead = have;
+                }
+                if have < take {
                     return Ok(None);
                 }
                 let offset = frame.done;
-                if let Some(key) = header.mask {
-                    apply_mask(&mut buf[..take], key, (offset & 3) as usize);
-                }
                 frame.done += take as u64;
+                message.ahead = 0;
                 let is_last_of_frame = frame.done == header.payload_len;
-                if check_utf8 {
-                    self.utf8
-                        .feed(&buf[..take])
-                        .map_err(|_| ProtocolError::InvalidUtf8)?;
-                    if header.fin && is_last_of_frame {
-                        self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-                    }
+                if check_utf8 && header.fin && is_last_of_frame {
+                    self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
                 let data = if is_last_of_frame {
                     // Between frames again: the piece can stay in the
@@ -557,6 +572,7 @@ impl Decoder {
             first: None,
             rest: BytesMut::new(),
             nothing_delivered: true,
+            ahead: 0,
         }));
         Ok(())
     }
@@ -682,6 +698,19 @@ mod tests {
             frame_chunk: 0,
             rsv1_allowed: false,
         })
+    }
+
+    impl Decoder {
+        fn rules(&self) -> DecoderRules {
+            DecoderRules {
+                role: self.role,
+                max_frame_size: self.max_frame_size,
+                max_message_size: self.max_message_size,
+                deliver_fragments: false,
+                frame_chunk: self.frame_chunk,
+                rsv1_allowed: self.rsv1_allowed,
+            }
+        }
     }
 
     /// A frame with the given first byte, mask and payload length form.
@@ -813,6 +842,66 @@ mod tests {
         huge.extend_from_slice(&[0; 4]);
         let unlimited = decoder(Role::Server, usize::MAX).fast_rules();
         assert_eq!(WholeFrame::recognize(&huge, unlimited), None);
+    }
+
+    /// Frame mode's pieces as (opcode, fin, offset, data), from `wire` fed
+    /// in pieces of `split` bytes.
+    fn frame_pieces(wire: &[u8], chunk: usize, split: usize) -> Vec<(u8, bool, u64, Vec<u8>)> {
+        let mut d = Decoder::new(DecoderRules {
+            frame_chunk: chunk,
+            ..decoder(Role::Server, 1000).rules()
+        });
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        for part in wire.chunks(split) {
+            buf.extend_from_slice(part);
+            while let Some(decoded) = d.decode(&mut buf).unwrap() {
+                out.push(match decoded {
+                    Decoded::Frame {
+                        header,
+                        offset,
+                        data,
+                    } => (
+                        header.opcode as u8,
+                        header.fin,
+                        offset,
+                        d.take(&mut buf, data).to_vec(),
+                    ),
+                    Decoded::Control { opcode, payload } => {
+                        (opcode as u8, true, 0, payload.to_vec())
+                    }
+                    other => panic!("not frame mode: {other:?}"),
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn frame_mode_pieces_do_not_depend_on_the_split() {
+        let text = "h\u{e9}llo w\u{f6}rld".as_bytes();
+        let mut wire = frame(0x01, true, &text[..7], None);
+        wire.extend(frame(0x89, true, b"ping", None));
+        wire.extend(frame(0x80, true, &text[7..], None));
+        wire.extend(frame(0x82, true, &[], None));
+        let want = vec![
+            (1, false, 0, text[..3].to_vec()),
+            (1, false, 3, text[3..6].to_vec()),
+            (1, false, 6, text[6..7].to_vec()),
+            (9, true, 0, b"ping".to_vec()),
+            (0, true, 0, text[7..10].to_vec()),
+            (0, true, 3, text[10..].to_vec()),
+            (2, true, 0, vec![]),
+        ];
+        for split in 1..wire.len() {
+            assert_eq!(frame_pieces(&wire, 3, split), want, "split {split}");
+        }
+        // The fast path is off: a plain single-frame message is a frame too.
+        let plain = frame(0x82, true, b"abc", None);
+        assert_eq!(
+            frame_pieces(&plain, 100, 100),
+            [(2, true, 0, b"abc".to_vec())]
+        );
     }
 
     #[test]

@@ -163,7 +163,8 @@ impl Config {
     /// instead of messages. A frame longer than `max_chunk` bytes comes in
     /// pieces of `max_chunk` bytes (the last one shorter), each handed out
     /// once it is all there, so at most about `max_chunk` bytes of a frame
-    /// are held. `max_chunk` below 1 is treated as 1. Overrides
+    /// are held; control frames (at most 125 bytes) always come whole.
+    /// `max_chunk` below 1 is treated as 1. Overrides
     /// [`deliver_fragments`](Self::deliver_fragments).
     ///
     /// Everything message mode checks is checked (masking, reserved bits,
