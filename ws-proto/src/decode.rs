@@ -55,12 +55,16 @@ pub(crate) enum Decoded {
         is_last: bool,
         compressed: bool,
     },
-    /// A data frame or a piece of one (frame mode): `data` starts `offset`
-    /// bytes into the payload of the frame `header` describes (its mask
-    /// already removed from `data`).
+    /// A data frame or a piece of one (frame mode), unmasked: the frame's
+    /// header fields, whether the piece starts the frame, and how many
+    /// payload bytes of the frame follow it. (Fields rather than a
+    /// [`FrameHeader`]: this keeps `Decoded` as small as the other events.)
     Frame {
-        header: FrameHeader,
-        offset: u64,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        is_first: bool,
+        remaining: u64,
         data: Payload,
     },
 }
@@ -389,10 +393,11 @@ impl Decoder {
                 if have < take {
                     return Ok(None);
                 }
-                let offset = frame.done;
+                let is_first = frame.done == 0;
                 frame.done += take as u64;
                 message.ahead = 0;
-                let is_last_of_frame = frame.done == header.payload_len;
+                let remaining = header.payload_len - frame.done;
+                let is_last_of_frame = remaining == 0;
                 if check_utf8 && header.fin && is_last_of_frame {
                     self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
@@ -409,8 +414,11 @@ impl Decoder {
                     Payload::Owned(buf.split_to(take).freeze())
                 };
                 return Ok(Some(Decoded::Frame {
-                    header,
-                    offset,
+                    fin: header.fin,
+                    rsv: header.rsv,
+                    opcode: header.opcode,
+                    is_first,
+                    remaining,
                     data,
                 }));
             }
@@ -844,8 +852,8 @@ mod tests {
         assert_eq!(WholeFrame::recognize(&huge, unlimited), None);
     }
 
-    /// Frame mode's pieces as (opcode, fin, offset, data), from `wire` fed
-    /// in pieces of `split` bytes.
+    /// Frame mode's pieces as (opcode, fin, remaining, data), from `wire`
+    /// fed in pieces of `split` bytes.
     fn frame_pieces(wire: &[u8], chunk: usize, split: usize) -> Vec<(u8, bool, u64, Vec<u8>)> {
         let mut d = Decoder::new(DecoderRules {
             frame_chunk: chunk,
@@ -858,15 +866,25 @@ mod tests {
             while let Some(decoded) = d.decode(&mut buf).unwrap() {
                 out.push(match decoded {
                     Decoded::Frame {
-                        header,
-                        offset,
+                        fin,
+                        opcode,
+                        is_first,
+                        remaining,
                         data,
-                    } => (
-                        header.opcode as u8,
-                        header.fin,
-                        offset,
-                        d.take(&mut buf, data).to_vec(),
-                    ),
+                        ..
+                    } => {
+                        assert_eq!(
+                            is_first,
+                            out.last()
+                                .is_none_or(|p: &(u8, bool, u64, Vec<u8>)| p.2 == 0)
+                        );
+                        (
+                            opcode as u8,
+                            fin,
+                            remaining,
+                            d.take(&mut buf, data).to_vec(),
+                        )
+                    }
                     Decoded::Control { opcode, payload } => {
                         (opcode as u8, true, 0, payload.to_vec())
                     }
@@ -885,12 +903,12 @@ mod tests {
         wire.extend(frame(0x80, true, &text[7..], None));
         wire.extend(frame(0x82, true, &[], None));
         let want = vec![
-            (1, false, 0, text[..3].to_vec()),
-            (1, false, 3, text[3..6].to_vec()),
-            (1, false, 6, text[6..7].to_vec()),
+            (1, false, 4, text[..3].to_vec()),
+            (1, false, 1, text[3..6].to_vec()),
+            (1, false, 0, text[6..7].to_vec()),
             (9, true, 0, b"ping".to_vec()),
-            (0, true, 0, text[7..10].to_vec()),
-            (0, true, 3, text[10..].to_vec()),
+            (0, true, text.len() as u64 - 10, text[7..10].to_vec()),
+            (0, true, 0, text[10..].to_vec()),
             (2, true, 0, vec![]),
         ];
         for split in 1..wire.len() {

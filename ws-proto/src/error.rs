@@ -199,7 +199,8 @@ pub enum SendError {
     /// differ, its offset is not where the previous piece ended, or it
     /// starts a new frame at an offset other than 0.
     PieceOutOfOrder,
-    /// A piece runs past its frame's announced length.
+    /// A piece runs past its frame's announced length, or a frame's length
+    /// is beyond 2^63 - 1 bytes (section 5.2).
     PieceTooLong,
     /// A control frame was not sent whole (its data shorter than its length).
     ControlFrameInPieces,

@@ -32,11 +32,11 @@ fn frames(conn: &mut Connection, bytes: &[u8]) -> (Vec<Frame>, Option<ProtocolEr
     (frames, err)
 }
 
-/// (fin, rsv, opcode, offset, data) of each piece, for comparing.
+/// (fin, rsv, opcode, remaining, data) of each piece, for comparing.
 fn summary(frames: &[Frame]) -> Vec<(bool, u8, OpCode, u64, Vec<u8>)> {
     frames
         .iter()
-        .map(|f| (f.fin, f.rsv, f.opcode, f.offset, f.data.to_vec()))
+        .map(|f| (f.fin, f.rsv, f.opcode, f.remaining, f.data.to_vec()))
         .collect()
 }
 
@@ -63,7 +63,7 @@ fn fragments_with_interleaved_pings_come_out_in_order() {
             (true, 0, OpCode::Continuation, 0, b"o".to_vec()),
         ]
     );
-    assert!(got.iter().all(|f| f.is_first_piece() && f.is_last_piece()));
+    assert!(got.iter().all(|f| f.is_first && f.is_last_piece()));
     // The ping was answered, as in message mode.
     assert_eq!(
         parse_frames(&take_output(&mut server)),
@@ -93,25 +93,25 @@ fn large_frames_come_in_chunks_with_first_and_last_flags() {
     let payload: Vec<u8> = (0..10u8).collect();
     let wire = [client_frame(false, 2, &payload), client_frame(true, 0, b"")].concat();
     let want = vec![
-        (false, 0, OpCode::Binary, 0, payload[..4].to_vec()),
-        (false, 0, OpCode::Binary, 4, payload[4..8].to_vec()),
-        (false, 0, OpCode::Binary, 8, payload[8..].to_vec()),
+        (false, 0, OpCode::Binary, 6, payload[..4].to_vec()),
+        (false, 0, OpCode::Binary, 2, payload[4..8].to_vec()),
+        (false, 0, OpCode::Binary, 0, payload[8..].to_vec()),
         (true, 0, OpCode::Continuation, 0, vec![]),
     ];
     // All at once and a byte at a time: the same pieces.
     let (got, err) = frames(&mut frame_server(4), &wire);
     assert_eq!((summary(&got), err), (want.clone(), None));
-    let flags: Vec<(bool, bool, u64)> = got
+    let flags: Vec<(bool, bool, Option<u64>)> = got
         .iter()
-        .map(|f| (f.is_first_piece(), f.is_last_piece(), f.frame_len))
+        .map(|f| (f.is_first, f.is_last_piece(), f.frame_len()))
         .collect();
     assert_eq!(
         flags,
         [
-            (true, false, 10),
-            (false, false, 10),
-            (false, true, 10),
-            (true, true, 0)
+            (true, false, Some(10)),
+            (false, false, None),
+            (false, true, None),
+            (true, true, Some(0))
         ]
     );
     let mut server = frame_server(4);
@@ -412,7 +412,11 @@ fn outgoing_rules_are_enforced_with_clear_errors() {
             SendError::InvalidUtf8,
         ),
         (
-            Frame::first_piece(true, OpCode::Binary, 1, "ab"),
+            // Longer than any frame can be.
+            Frame {
+                remaining: u64::MAX,
+                ..Frame::new(true, OpCode::Binary, "ab")
+            },
             SendError::PieceTooLong,
         ),
         (
@@ -546,7 +550,7 @@ fn a_large_frame_is_relayed_in_bounded_memory() {
         let (pieces, err) = frames(&mut upstream, &take_output(&mut leg_b));
         assert_eq!(err, None);
         for p in pieces {
-            assert_eq!(p.offset as usize, received);
+            assert_eq!(p.remaining as usize, LEN - received - p.data.len());
             for (i, b) in p.data.iter().enumerate() {
                 assert_eq!(*b, byte_at(received + i));
             }
@@ -649,7 +653,7 @@ proptest! {
                 // Control frames (at most 125 bytes) always come whole.
                 prop_assert!(p.data.len() <= chunk || p.opcode.is_control());
                 prop_assert_eq!(p.rsv, 0);
-                if p.is_first_piece() {
+                if p.is_first {
                     received.push((p.fin, p.opcode, Vec::new()));
                 }
                 let last = received.last_mut().expect("a first piece came first");

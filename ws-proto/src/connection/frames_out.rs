@@ -27,9 +27,10 @@ pub(super) struct FramesOut {
 #[derive(Debug)]
 struct Sending {
     first_byte: u8,
-    frame_len: u64,
     /// Payload bytes queued so far.
     done: u64,
+    /// Payload bytes still to come.
+    left: u64,
     mask: Option<[u8; 4]>,
     check_utf8: bool,
 }
@@ -56,10 +57,11 @@ impl Connection {
     ///   [`send_fragment`](Self::send_fragment) checks it.
     ///
     /// A frame whose payload is not all at hand goes in pieces: the first
-    /// piece has `offset` 0 and the whole `frame_len` (its header is queued
-    /// with it), each next one starts where the previous ended (see
-    /// [`Frame::next_piece`]), so a frame of any size is relayed in bounded
-    /// memory. Until the last piece, nothing else can be sent
+    /// piece has `is_first` set and tells the whole length through
+    /// `remaining` (the frame's header is queued with it); each next one
+    /// has `is_first` clear, the same header fields, and a `remaining` that
+    /// agrees with what came before (see [`Frame::next_piece`]), so a frame
+    /// of any size is relayed in bounded memory. Until the last piece, nothing else can be sent
     /// ([`SendError::FrameInProgress`]); pongs and the close reply the
     /// connection owes wait for the frame's end. The pieces received in
     /// frame mode can be passed on as they are. A rejected frame or piece
@@ -91,13 +93,14 @@ impl Connection {
             }
         }
         self.check_can_send()?;
-        if frame.offset != 0 {
+        if !frame.is_first {
             return Err(SendError::PieceOutOfOrder);
         }
         let len = frame.data.len() as u64;
-        if len > frame.frame_len {
+        // A length needs its top bit clear (section 5.2).
+        let Some(frame_len) = frame.frame_len().filter(|n| *n <= i64::MAX as u64) else {
             return Err(SendError::PieceTooLong);
-        }
+        };
         if frame.opcode.is_control() {
             return self.send_control_frame(frame);
         }
@@ -119,7 +122,7 @@ impl Connection {
             self.frames_out.as_ref().is_some_and(|out| out.compressed)
         };
         let check_utf8 = kind == MessageKind::Text && !compressed;
-        let whole = len == frame.frame_len;
+        let whole = frame.remaining == 0;
         if check_utf8 {
             let mut utf8 = if starts_message {
                 crate::Utf8Validator::new()
@@ -143,7 +146,7 @@ impl Connection {
             Role::Client => Some(self.config.randomness.mask_key()),
             Role::Server => None,
         };
-        let mut header = FrameHeader::new(frame.fin, frame.opcode, mask, frame.frame_len);
+        let mut header = FrameHeader::new(frame.fin, frame.opcode, mask, frame_len);
         header.rsv = frame.rsv;
         if whole {
             self.outbound.push_frame(header, &frame.data);
@@ -153,8 +156,8 @@ impl Connection {
         self.outbound.push_piece(&frame.data, mask, 0);
         out.sending = Some(Sending {
             first_byte: frame.first_byte(),
-            frame_len: frame.frame_len,
             done: len,
+            left: frame.remaining,
             mask,
             check_utf8,
         });
@@ -169,22 +172,22 @@ impl Connection {
         let Some(sending) = self.frames_out.as_ref().and_then(|o| o.sending.as_ref()) else {
             return Err(SendError::PieceOutOfOrder);
         };
-        if frame.first_byte() != sending.first_byte
-            || frame.frame_len != sending.frame_len
-            || frame.offset != sending.done
-        {
+        let len = frame.data.len() as u64;
+        if frame.first_byte() != sending.first_byte || frame.is_first {
             return Err(SendError::PieceOutOfOrder);
         }
-        let len = frame.data.len() as u64;
-        if len > sending.frame_len - sending.done {
+        if len > sending.left {
             return Err(SendError::PieceTooLong);
         }
-        let done = sending.done + len;
+        let left = sending.left - len;
+        if frame.remaining != left {
+            return Err(SendError::PieceOutOfOrder);
+        }
         let (mask, offset) = (sending.mask, sending.done);
         if sending.check_utf8 {
             let mut utf8 = self.sending_utf8.clone();
             let valid = utf8.feed(&frame.data).is_ok()
-                && (!(frame.fin && done == sending.frame_len) || utf8.finish().is_ok());
+                && (!(frame.fin && left == 0) || utf8.finish().is_ok());
             if !valid {
                 return Err(SendError::InvalidUtf8);
             }
@@ -197,8 +200,9 @@ impl Connection {
         let Some(sending) = out.sending.as_mut() else {
             return Ok(());
         };
-        sending.done = done;
-        if done == sending.frame_len {
+        sending.done += len;
+        sending.left = left;
+        if left == 0 {
             out.sending = None;
             let deferred = core::mem::take(&mut out.deferred);
             for (opcode, payload) in deferred {
@@ -219,12 +223,12 @@ impl Connection {
         if !frame.fin {
             return Err(SendError::FragmentedControlFrame);
         }
-        if frame.frame_len > 125 {
+        if frame.data.len() > 125 {
             return Err(SendError::ControlPayloadTooLong {
-                len: usize::try_from(frame.frame_len).unwrap_or(usize::MAX),
+                len: frame.data.len(),
             });
         }
-        if frame.data.len() as u64 != frame.frame_len {
+        if frame.remaining != 0 {
             return Err(SendError::ControlFrameInPieces);
         }
         if frame.rsv != 0 {
@@ -359,7 +363,7 @@ mod tests {
         let first = Frame::first_piece(true, OpCode::Binary, 4, vec![1]);
         server.send_frame(first.clone()).unwrap();
         let mut other = first.next_piece(vec![2]);
-        other.offset = 3;
+        other.remaining = 3;
         assert_eq!(server.send_frame(other), Err(SendError::PieceOutOfOrder));
         let other = first.next_piece(vec![2]).with_rsv(0b100);
         assert_eq!(server.send_frame(other), Err(SendError::PieceOutOfOrder));
@@ -375,5 +379,8 @@ mod tests {
         );
         server.send_frame(first.next_piece(vec![2, 3, 4])).unwrap();
         server.close(CloseCode::NORMAL, "").unwrap();
+        let mut fresh = Connection::new(Role::Server, Config::default());
+        let endless = Frame::first_piece(true, OpCode::Binary, 1 << 63, Bytes::new());
+        assert_eq!(fresh.send_frame(endless), Err(SendError::PieceTooLong));
     }
 }

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{Connection, Event};
 use crate::decode::{Decoded, Payload};
-use crate::frame::{Frame, FrameHeader, OpCode};
+use crate::frame::{Frame, OpCode};
 use crate::handshake::{Request, Response};
 use crate::{CloseCode, CloseFrame, Error, Fragment, MessageKind, ProtocolError, Utf8Bytes};
 
@@ -36,8 +36,11 @@ pub(super) enum Ready {
     Close(CloseFrame),
     /// Frame mode: a frame or a piece of one (control frames whole).
     Frame {
-        header: FrameHeader,
-        offset: u64,
+        fin: bool,
+        rsv: u8,
+        opcode: OpCode,
+        is_first: bool,
+        remaining: u64,
         data: Payload,
     },
     /// Server: the client's opening request.
@@ -207,15 +210,18 @@ impl Connection {
             Ready::Pong(payload) => Event::Pong(payload),
             Ready::Close(frame) => Event::Close(frame),
             Ready::Frame {
-                header,
-                offset,
+                fin,
+                rsv,
+                opcode,
+                is_first,
+                remaining,
                 data,
             } => Event::Frame(Frame {
-                fin: header.fin,
-                rsv: header.rsv,
-                opcode: header.opcode,
-                frame_len: header.payload_len,
-                offset,
+                fin,
+                rsv,
+                opcode,
+                is_first,
+                remaining,
                 data: self.decoder.take(&mut self.read_buf, data),
             }),
             Ready::Request(request) => Event::Request(request),
@@ -285,12 +291,18 @@ impl Connection {
                 }
             }
             Decoded::Frame {
-                header,
-                offset,
+                fin,
+                rsv,
+                opcode,
+                is_first,
+                remaining,
                 data,
             } => Ready::Frame {
-                header,
-                offset,
+                fin,
+                rsv,
+                opcode,
+                is_first,
+                remaining,
                 data,
             },
             Decoded::Control { opcode, payload } => {
@@ -304,8 +316,11 @@ impl Connection {
                         other => return Ok(Some(other)),
                     };
                     Ready::Frame {
-                        header: FrameHeader::new(true, opcode, None, payload.len() as u64),
-                        offset: 0,
+                        fin: true,
+                        rsv: 0,
+                        opcode,
+                        is_first: true,
+                        remaining: 0,
                         data: Payload::Owned(payload),
                     }
                 } else {

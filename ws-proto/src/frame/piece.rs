@@ -13,22 +13,24 @@ use crate::{CloseCode, CloseFrame};
 /// [`Event::Frame`](crate::Event::Frame), sent with
 /// [`Connection::send_frame`](crate::Connection::send_frame).
 ///
-/// Every field but `offset` and `data` describes the whole frame (RFC 6455
-/// section 5.2): `fin`, the reserved bits, the opcode and the payload length
-/// announced by its header. `data` is the part of the unmasked payload that
-/// starts `offset` bytes into it. A frame no longer than the chunk size
-/// comes whole (`offset` 0, `data.len() == frame_len`); a longer one comes as
-/// consecutive pieces that repeat the header fields, so a proxy can pass
-/// each piece on as it arrives and never hold the whole frame.
+/// `fin`, the reserved bits and the opcode are the frame's (RFC 6455
+/// section 5.2); `data` is a piece of its unmasked payload, `is_first` says
+/// whether the piece starts the frame and `remaining` how many payload bytes
+/// of the frame follow it. A frame no longer than the chunk size comes whole
+/// (`is_first`, `remaining` 0); a longer one comes as consecutive pieces
+/// that repeat the header fields, the first telling the frame's whole
+/// length ([`frame_len`](Self::frame_len)), so a proxy can pass each piece
+/// on as it arrives and never hold the whole frame.
 ///
 /// ```
 /// use ws_proto::{frame::OpCode, Frame};
 /// let whole = Frame::new(true, OpCode::Text, "hi");
-/// assert!(whole.is_first_piece() && whole.is_last_piece());
+/// assert!(whole.is_first && whole.is_last_piece());
 /// // A 10-byte binary frame sent in two pieces.
 /// let first = Frame::first_piece(true, OpCode::Binary, 10, vec![0; 4]);
+/// assert_eq!((first.frame_len(), first.remaining), (Some(10), 6));
 /// let second = first.next_piece(vec![0; 6]);
-/// assert_eq!((second.offset, second.is_last_piece()), (4, true));
+/// assert!(!second.is_first && second.is_last_piece());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {
@@ -39,10 +41,10 @@ pub struct Frame {
     pub rsv: u8,
     /// The opcode, [`OpCode::Continuation`] included.
     pub opcode: OpCode,
-    /// The whole frame's payload length, as its header announces it.
-    pub frame_len: u64,
-    /// Where `data` starts in the frame's payload.
-    pub offset: u64,
+    /// This piece starts the frame.
+    pub is_first: bool,
+    /// Payload bytes of the frame after this piece (0 on its last piece).
+    pub remaining: u64,
     /// This piece of the payload, unmasked.
     pub data: Bytes,
 }
@@ -53,51 +55,54 @@ impl Frame {
     /// ```
     /// use ws_proto::{frame::OpCode, Frame};
     /// let start = Frame::new(false, OpCode::Text, "Hel");
-    /// assert_eq!(start.frame_len, 3);
+    /// assert_eq!(start.frame_len(), Some(3));
     /// ```
     pub fn new(fin: bool, opcode: OpCode, data: impl Into<Bytes>) -> Self {
-        let data = data.into();
         Self {
             fin,
             rsv: 0,
             opcode,
-            frame_len: data.len() as u64,
-            offset: 0,
-            data,
+            is_first: true,
+            remaining: 0,
+            data: data.into(),
         }
     }
 
     /// The first piece of a frame of `frame_len` payload bytes, for sending
     /// a frame whose payload is not all at hand; follow it with
-    /// [`next_piece`](Self::next_piece).
+    /// [`next_piece`](Self::next_piece). (With `data` longer than
+    /// `frame_len`, the frame is as long as `data`.)
     ///
     /// ```
     /// use ws_proto::{frame::OpCode, Frame};
     /// let head = Frame::first_piece(true, OpCode::Binary, 1 << 30, Vec::new());
-    /// assert!(head.is_first_piece() && !head.is_last_piece());
+    /// assert!(head.is_first && !head.is_last_piece());
     /// ```
     pub fn first_piece(fin: bool, opcode: OpCode, frame_len: u64, data: impl Into<Bytes>) -> Self {
+        let data = data.into();
         Self {
-            frame_len,
+            remaining: frame_len.saturating_sub(data.len() as u64),
             ..Self::new(fin, opcode, data)
         }
     }
 
-    /// The piece of the same frame that follows this one.
+    /// The piece of the same frame that follows this one. (`data` longer
+    /// than what remains is refused when sent.)
     ///
     /// ```
     /// use ws_proto::{frame::OpCode, Frame};
     /// let first = Frame::first_piece(true, OpCode::Binary, 5, vec![1, 2]);
-    /// assert_eq!(first.next_piece(vec![3, 4, 5]).offset, 2);
+    /// assert_eq!(first.next_piece(vec![3, 4]).remaining, 1);
     /// ```
     pub fn next_piece(&self, data: impl Into<Bytes>) -> Self {
+        let data = data.into();
         Self {
             fin: self.fin,
             rsv: self.rsv,
             opcode: self.opcode,
-            frame_len: self.frame_len,
-            offset: self.offset.saturating_add(self.data.len() as u64),
-            data: data.into(),
+            is_first: false,
+            remaining: self.remaining.saturating_sub(data.len() as u64),
+            data,
         }
     }
 
@@ -123,14 +128,17 @@ impl Frame {
         Self::new(true, OpCode::Close, CloseFrame::new(code, reason).encode())
     }
 
-    /// This piece starts its frame.
+    /// The frame's whole payload length, known on its first piece.
     ///
     /// ```
     /// # use ws_proto::{frame::OpCode, Frame};
-    /// assert!(Frame::new(true, OpCode::Ping, "").is_first_piece());
+    /// let first = Frame::first_piece(true, OpCode::Binary, 8, vec![0; 3]);
+    /// assert_eq!((first.frame_len(), first.next_piece(vec![0; 5]).frame_len()), (Some(8), None));
     /// ```
-    pub fn is_first_piece(&self) -> bool {
-        self.offset == 0
+    pub fn frame_len(&self) -> Option<u64> {
+        self.is_first
+            .then(|| self.remaining.checked_add(self.data.len() as u64))
+            .flatten()
     }
 
     /// This piece ends its frame.
@@ -140,7 +148,7 @@ impl Frame {
     /// assert!(!Frame::first_piece(true, OpCode::Binary, 2, vec![1]).is_last_piece());
     /// ```
     pub fn is_last_piece(&self) -> bool {
-        self.offset.saturating_add(self.data.len() as u64) == self.frame_len
+        self.remaining == 0
     }
 
     /// The close frame's code and reason, for a whole close frame with a
@@ -152,7 +160,7 @@ impl Frame {
     /// assert_eq!(frame.close_frame().unwrap().code, CloseCode(4000));
     /// ```
     pub fn close_frame(&self) -> Option<CloseFrame> {
-        if self.opcode != OpCode::Close || !self.is_first_piece() || !self.is_last_piece() {
+        if self.opcode != OpCode::Close || !self.is_first || self.remaining != 0 {
             return None;
         }
         CloseFrame::decode(self.data.clone()).ok()
@@ -170,7 +178,7 @@ impl Frame {
 ///
 /// ```
 /// use ws_proto::{frame::OpCode, FrameRef};
-/// let piece = FrameRef { fin: true, rsv: 0, opcode: OpCode::Binary, frame_len: 2, offset: 0, data: &[1, 2] };
+/// let piece = FrameRef { fin: true, rsv: 0, opcode: OpCode::Binary, is_first: true, remaining: 0, data: &[1, 2] };
 /// assert_eq!(piece.to_frame().data, &[1, 2][..]);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,10 +189,10 @@ pub struct FrameRef<'a> {
     pub rsv: u8,
     /// As [`Frame::opcode`].
     pub opcode: OpCode,
-    /// As [`Frame::frame_len`].
-    pub frame_len: u64,
-    /// As [`Frame::offset`].
-    pub offset: u64,
+    /// As [`Frame::is_first`].
+    pub is_first: bool,
+    /// As [`Frame::remaining`].
+    pub remaining: u64,
     /// This piece of the payload, unmasked.
     pub data: &'a [u8],
 }
@@ -194,7 +202,7 @@ impl FrameRef<'_> {
     ///
     /// ```
     /// use ws_proto::{frame::OpCode, FrameRef};
-    /// let piece = FrameRef { fin: false, rsv: 0, opcode: OpCode::Text, frame_len: 1, offset: 0, data: b"a" };
+    /// let piece = FrameRef { fin: false, rsv: 0, opcode: OpCode::Text, is_first: true, remaining: 0, data: b"a" };
     /// assert!(!piece.to_frame().fin);
     /// ```
     pub fn to_frame(&self) -> Frame {
@@ -202,32 +210,21 @@ impl FrameRef<'_> {
             fin: self.fin,
             rsv: self.rsv,
             opcode: self.opcode,
-            frame_len: self.frame_len,
-            offset: self.offset,
+            is_first: self.is_first,
+            remaining: self.remaining,
             data: Bytes::copy_from_slice(self.data),
         }
-    }
-
-    /// This piece starts its frame.
-    ///
-    /// ```
-    /// # use ws_proto::{frame::OpCode, FrameRef};
-    /// let piece = FrameRef { fin: true, rsv: 0, opcode: OpCode::Pong, frame_len: 0, offset: 0, data: b"" };
-    /// assert!(piece.is_first_piece());
-    /// ```
-    pub fn is_first_piece(&self) -> bool {
-        self.offset == 0
     }
 
     /// This piece ends its frame.
     ///
     /// ```
     /// # use ws_proto::{frame::OpCode, FrameRef};
-    /// let piece = FrameRef { fin: true, rsv: 0, opcode: OpCode::Binary, frame_len: 3, offset: 1, data: b"bc" };
+    /// let piece = FrameRef { fin: true, rsv: 0, opcode: OpCode::Binary, is_first: false, remaining: 0, data: b"bc" };
     /// assert!(piece.is_last_piece());
     /// ```
     pub fn is_last_piece(&self) -> bool {
-        self.offset.saturating_add(self.data.len() as u64) == self.frame_len
+        self.remaining == 0
     }
 }
 
@@ -240,14 +237,14 @@ mod tests {
         let first = Frame::first_piece(false, OpCode::Text, 6, "ab");
         let mid = first.next_piece("cd");
         let last = mid.next_piece("ef");
+        assert_eq!([first.remaining, mid.remaining, last.remaining], [4, 2, 0]);
         assert_eq!(
-            [first.offset, mid.offset, last.offset],
-            [0, 2, 4],
-            "offsets follow the pieces"
+            [first.frame_len(), mid.frame_len(), last.frame_len()],
+            [Some(6), None, None]
         );
-        assert!(first.is_first_piece() && !first.is_last_piece());
-        assert!(!mid.is_first_piece() && !mid.is_last_piece());
-        assert!(!last.is_first_piece() && last.is_last_piece());
+        assert!(first.is_first && !first.is_last_piece());
+        assert!(!mid.is_first && !mid.is_last_piece());
+        assert!(!last.is_first && last.is_last_piece());
         assert_eq!(last.first_byte(), 0x01);
         assert_eq!(
             Frame::new(true, OpCode::Binary, "")
