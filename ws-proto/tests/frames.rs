@@ -25,7 +25,7 @@ fn frames(conn: &mut Connection, bytes: &[u8]) -> (Vec<Frame>, Option<ProtocolEr
     let frames = events
         .into_iter()
         .map(|e| match e {
-            Event::Frame(f) => f,
+            Event::Frame(f) => *f,
             other => panic!("not a frame: {other:?}"),
         })
         .collect();

@@ -96,7 +96,7 @@ impl EventRef<'_> {
             Self::Pong(data) => Event::Pong(data.to_vec().into()),
             Self::Close(frame) => Event::Close(frame.clone()),
             Self::Fragment(piece) => Event::Fragment(piece.to_fragment()),
-            Self::Frame(piece) => Event::Frame(piece.to_frame()),
+            Self::Frame(piece) => Event::Frame(Box::new(piece.to_frame())),
             Self::Request(request) => Event::Request(request.clone()),
             Self::Response(response) => Event::Response(response.clone()),
         }

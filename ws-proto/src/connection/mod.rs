@@ -552,4 +552,16 @@ mod size_guard {
         let size = core::mem::size_of::<super::Connection>();
         assert!(size <= 320, "Connection grew to {size} bytes");
     }
+
+    /// Events are returned by value on the hot path: a larger event (or a
+    /// variant whose fields move the tag into a niche, as an unboxed
+    /// `Event::Frame` did) costs message mode instructions per message.
+    #[test]
+    fn events_stay_small() {
+        use core::mem::size_of;
+        type Polled<T> = Result<Option<T>, super::Error>;
+        assert!(size_of::<Polled<super::Event>>() <= 48);
+        assert!(size_of::<Polled<super::EventRef<'static>>>() <= 48);
+        assert!(size_of::<super::receive::Ready>() <= 48);
+    }
 }

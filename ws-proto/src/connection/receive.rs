@@ -216,14 +216,14 @@ impl Connection {
                 is_first,
                 remaining,
                 data,
-            } => Event::Frame(Frame {
+            } => Event::Frame(Box::new(Frame {
                 fin,
                 rsv,
                 opcode,
                 is_first,
                 remaining,
                 data: self.decoder.take(&mut self.read_buf, data),
-            }),
+            })),
             Ready::Request(request) => Event::Request(request),
             Ready::Response(response) => Event::Response(response),
         }
