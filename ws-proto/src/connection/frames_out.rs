@@ -142,16 +142,16 @@ impl Connection {
         if starts_message {
             out.compressed = compressed;
         }
+        if whole {
+            self.push_frame_rsv(frame.fin, frame.rsv, frame.opcode, &frame.data);
+            return Ok(());
+        }
         let mask = match self.role {
             Role::Client => Some(self.config.randomness.mask_key()),
             Role::Server => None,
         };
         let mut header = FrameHeader::new(frame.fin, frame.opcode, mask, frame_len);
         header.rsv = frame.rsv;
-        if whole {
-            self.outbound.push_frame(header, &frame.data);
-            return Ok(());
-        }
         self.outbound.push_head(header);
         self.outbound.push_piece(&frame.data, mask, 0);
         out.sending = Some(Sending {

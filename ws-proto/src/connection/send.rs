@@ -248,7 +248,7 @@ impl Connection {
     pub(super) fn push_payload(&mut self, opcode: OpCode, payload: Bytes, rsv1: bool) {
         let max = self.config.max_send_frame_size;
         if payload.len() <= max {
-            self.push_frame_rsv(true, rsv1, opcode, &payload);
+            self.push_frame_rsv(true, u8::from(rsv1) << 2, opcode, &payload);
             return;
         }
         let mut opcode = opcode;
@@ -258,7 +258,7 @@ impl Connection {
             // RSV1 marks the first frame of a compressed message only (RFC 7692 section 6.1).
             self.push_frame_rsv(
                 end == payload.len(),
-                rsv1 && start == 0,
+                u8::from(rsv1 && start == 0) << 2,
                 opcode,
                 &payload.slice(start..end),
             );
@@ -293,22 +293,19 @@ impl Connection {
     }
 
     pub(super) fn push_frame(&mut self, fin: bool, opcode: OpCode, payload: &Bytes) {
-        self.push_frame_rsv(fin, false, opcode, payload);
+        self.push_frame_rsv(fin, 0, opcode, payload);
     }
 
-    pub(super) fn push_frame_rsv(
-        &mut self,
-        fin: bool,
-        rsv1: bool,
-        opcode: OpCode,
-        payload: &Bytes,
-    ) {
+    /// Queues one whole frame (masked for a client); `rsv` as
+    /// [`FrameHeader::rsv`]. The one place whole frames are queued, so the
+    /// queue's code is inlined here once.
+    pub(super) fn push_frame_rsv(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &Bytes) {
         let mask = match self.role {
             Role::Client => Some(self.config.randomness.mask_key()),
             Role::Server => None,
         };
         let mut header = FrameHeader::new(fin, opcode, mask, payload.len() as u64);
-        header.rsv = u8::from(rsv1) << 2;
+        header.rsv = rsv;
         self.outbound.push_frame(header, payload);
     }
 }
