@@ -37,7 +37,7 @@ impl<S: Transport> WebSocket<S> {
             if !self.reported {
                 match self.conn.poll_event() {
                     Ok(Some(event)) => {
-                        self.reported = matches!(event, Event::Close(_));
+                        self.reported = event.ends_connection();
                         // Sends a queued pong or close reply. A failure here
                         // recurs on the next write, so it is not reported
                         // instead of the event.

@@ -1,6 +1,6 @@
 //! The WebSocket: its public API. The loop that moves the bytes is in `driver`.
 
-use ws_proto::{CloseCode, Connection, Event, Message, ReadBufferPool};
+use ws_proto::{CloseCode, Connection, Event, Frame, Message, ReadBufferPool};
 
 use crate::{Error, Transport};
 
@@ -212,6 +212,58 @@ impl<S: Transport> WebSocket<S> {
     /// ```
     pub fn read_event(&mut self) -> Result<Event, Error> {
         self.drive()
+    }
+
+    /// Blocks until the next frame: with
+    /// [`Config::deliver_frames`](ws_proto::Config::deliver_frames), every
+    /// frame as the peer sent it (data, ping, pong, close; a long frame in
+    /// pieces), else each message as one frame (see [`Event::into_frame`]).
+    /// The peer's close frame is the last one; `Ok(None)` means the
+    /// connection ended without one (the transport dropped, a timeout:
+    /// what [`read`](Self::read) reports as code 1006). Errors as
+    /// [`read`](Self::read). Pass the frames to [`write_frame`](Self::write_frame)
+    /// of another connection to relay them.
+    ///
+    /// ```no_run
+    /// use ws_blocking::ws_proto::{handshake::ClientRequest, Config, frame::OpCode};
+    /// let request = ClientRequest::from_url("ws://127.0.0.1:9001/")?;
+    /// let config = Config::default().deliver_frames(64 * 1024);
+    /// let (mut ws, _) = ws_blocking::connect_with(request, config, None)?;
+    /// while let Some(frame) = ws.read_frame()? {
+    ///     println!("{:?} fin {} {} bytes", frame.opcode, frame.fin, frame.data.len());
+    ///     if frame.opcode == OpCode::Close {
+    ///         break;
+    ///     }
+    /// }
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn read_frame(&mut self) -> Result<Option<Frame>, Error> {
+        loop {
+            let event = self.drive()?;
+            let ends = event.ends_connection();
+            match event.into_frame() {
+                Some(frame) => return Ok(Some(frame)),
+                None if ends => return Ok(None),
+                // The opening handshake's events.
+                None => {}
+            }
+        }
+    }
+
+    /// Sends a frame, or a piece of one, as the caller shapes it (see
+    /// [`Connection::send_frame`] for the rules the core keeps), and
+    /// flushes it.
+    ///
+    /// ```no_run
+    /// use ws_blocking::ws_proto::{frame::OpCode, Frame};
+    /// let (mut ws, _) = ws_blocking::connect("ws://127.0.0.1:9001/")?;
+    /// ws.write_frame(Frame::new(false, OpCode::Text, "Hel"))?;
+    /// ws.write_frame(Frame::new(true, OpCode::Continuation, "lo"))?;
+    /// # Ok::<(), ws_blocking::Error>(())
+    /// ```
+    pub fn write_frame(&mut self, frame: Frame) -> Result<(), Error> {
+        self.conn.send_frame(frame)?;
+        self.flush()
     }
 
     /// Sends a message (a `Close` starts the close handshake, see

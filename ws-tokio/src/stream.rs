@@ -9,9 +9,9 @@ use std::task::{Context, Poll};
 use futures_core::{FusedStream, Stream};
 use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite};
-use ws_proto::{CloseCode, Config, Connection, Message, ReadyState, Role};
+use ws_proto::{CloseCode, Config, Connection, Frame, Message, ReadyState, Role};
 
-use crate::driver::Shared;
+use crate::driver::{Outgoing, Shared};
 use crate::Error;
 
 /// What a WebSocket runs over: any tokio transport that reads, writes and
@@ -202,6 +202,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         send(&self.shared, message)
     }
 
+    /// The next frame: with [`Config::deliver_frames`], every frame as the
+    /// peer sent it (data, ping, pong, close; a long frame in pieces), else
+    /// each message as one frame (see [`Event::into_frame`](ws_proto::Event::into_frame)).
+    /// The peer's close frame is the last item; `None` follows it, or comes
+    /// alone when the connection ended without one. Pass the frames to
+    /// [`send_frame`](Self::send_frame) of another connection to relay them.
+    ///
+    /// ```
+    /// use ws_tokio::ws_proto::{frame::OpCode, Frame};
+    /// use ws_tokio::{Config, Role, WebSocketStream};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), ws_tokio::Error> {
+    /// let (a, b) = tokio::io::duplex(4096);
+    /// let mut client = WebSocketStream::from_raw(a, Role::Client, Config::default());
+    /// let frames = Config::default().deliver_frames(64 * 1024);
+    /// let mut server = WebSocketStream::from_raw(b, Role::Server, frames);
+    /// client.send_frame(Frame::new(false, OpCode::Text, "Hel")).await?;
+    /// client.send_frame(Frame::new(true, OpCode::Continuation, "lo")).await?;
+    /// let first = server.recv_frame().await.transpose()?.unwrap();
+    /// assert_eq!((first.opcode, first.fin, &first.data[..]), (OpCode::Text, false, &b"Hel"[..]));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn recv_frame(&mut self) -> impl Future<Output = Option<Result<Frame, Error>>> + '_ {
+        let shared = &*self.shared;
+        poll_fn(move |cx| shared.poll_next_frame(cx))
+    }
+
+    /// Sends a frame, or a piece of one, as the caller shapes it (see
+    /// [`Connection::send_frame`] for the rules the core keeps), and waits
+    /// until it is written.
+    ///
+    /// ```
+    /// # async fn demo(mut ws: ws_tokio::WebSocketStream<tokio::net::TcpStream>) -> Result<(), ws_tokio::Error> {
+    /// use ws_tokio::ws_proto::{frame::OpCode, Frame};
+    /// ws.send_frame(Frame::new(true, OpCode::Binary, vec![1, 2, 3])).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_frame(&mut self, frame: Frame) -> impl Future<Output = Result<(), Error>> + '_ {
+        send(&self.shared, frame)
+    }
+
     /// Closes the connection gracefully: sends a close frame, then reads
     /// until the peer's answer arrives and the transport is closed (messages
     /// that arrive meanwhile are discarded). The core's close timeout
@@ -367,6 +411,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
         let shared = &*self.shared;
         poll_fn(move |cx| shared.poll_next(cx))
     }
+
+    /// The next frame (see [`WebSocketStream::recv_frame`]).
+    ///
+    /// ```
+    /// # async fn demo(mut reader: ws_tokio::ReadHalf<tokio::net::TcpStream>) {
+    /// while let Some(Ok(frame)) = reader.recv_frame().await {
+    ///     println!("{:?}: {} bytes", frame.opcode, frame.data.len());
+    /// }
+    /// # }
+    /// ```
+    pub fn recv_frame(&mut self) -> impl Future<Output = Option<Result<Frame, Error>>> + '_ {
+        let shared = &*self.shared;
+        poll_fn(move |cx| shared.poll_next_frame(cx))
+    }
 }
 
 impl<S> ReadHalf<S> {
@@ -404,6 +462,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WriteHalf<S> {
     /// ```
     pub fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Error>> + '_ {
         send(&self.shared, message)
+    }
+
+    /// Sends a frame or a piece of one and waits until it is written (see
+    /// [`WebSocketStream::send_frame`]).
+    ///
+    /// ```
+    /// # async fn demo(mut writer: ws_tokio::WriteHalf<tokio::net::TcpStream>) -> Result<(), ws_tokio::Error> {
+    /// use ws_tokio::ws_proto::{frame::OpCode, Frame};
+    /// writer.send_frame(Frame::new(true, OpCode::Ping, "tick")).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_frame(&mut self, frame: Frame) -> impl Future<Output = Result<(), Error>> + '_ {
+        send(&self.shared, frame)
     }
 
     /// Sends a close frame and waits until it is written. The read half
@@ -470,11 +542,11 @@ impl<S> WriteHalf<S> {
     }
 }
 
-/// Waits for room, queues `message`, and writes it out.
-pub(crate) fn send<S: AsyncRead + AsyncWrite + Unpin>(
+/// Waits for room, queues `message` (a message or a frame), and writes it out.
+pub(crate) fn send<S: AsyncRead + AsyncWrite + Unpin, T: Outgoing>(
     shared: &Shared<S>,
-    message: Message,
-) -> Sending<'_, S> {
+    message: T,
+) -> Sending<'_, S, T> {
     Sending {
         shared,
         message: Some(message),
@@ -484,13 +556,13 @@ pub(crate) fn send<S: AsyncRead + AsyncWrite + Unpin>(
 /// The future of `send`: a reference and the message, no more (an `async`
 /// block would carry the message twice, and it sits in the future of
 /// every task that serves a connection).
-pub(crate) struct Sending<'a, S> {
+pub(crate) struct Sending<'a, S, T = Message> {
     shared: &'a Shared<S>,
     /// Until it is queued.
-    message: Option<Message>,
+    message: Option<T>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Future for Sending<'_, S> {
+impl<S: AsyncRead + AsyncWrite + Unpin, T: Outgoing + Unpin> Future for Sending<'_, S, T> {
     type Output = Result<(), Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -4,8 +4,9 @@
 use crate::prelude::*;
 use bytes::Bytes;
 
+use crate::frame::OpCode;
 use crate::handshake::{Request, Response};
-use crate::{CloseFrame, Fragment, Frame, Message, Utf8Bytes};
+use crate::{CloseCode, CloseFrame, Fragment, Frame, Message, MessageKind, Utf8Bytes};
 
 /// Something the peer did, returned by [`Connection::poll_event`](crate::Connection::poll_event).
 ///
@@ -73,6 +74,60 @@ impl Event {
             Self::Close(c) => Message::Close(c),
             Self::Fragment(f) => Message::Fragment(f),
             Self::Frame(_) | Self::Request(_) | Self::Response(_) => return None,
+        })
+    }
+
+    /// Whether this is the connection's last event: [`Event::Close`], or in
+    /// frame mode the peer's close frame. Adapters stop reading after it.
+    ///
+    /// ```
+    /// use ws_proto::{frame::OpCode, CloseCode, CloseFrame, Event, Frame};
+    /// assert!(Event::Close(CloseFrame::new(CloseCode::NORMAL, "")).ends_connection());
+    /// assert!(Event::Frame(Box::new(Frame::close(CloseCode::NORMAL, ""))).ends_connection());
+    /// assert!(!Event::Frame(Box::new(Frame::new(true, OpCode::Ping, ""))).ends_connection());
+    /// ```
+    #[inline]
+    pub fn ends_connection(&self) -> bool {
+        match self {
+            Self::Close(_) => true,
+            Self::Frame(frame) => frame.opcode == OpCode::Close,
+            _ => false,
+        }
+    }
+
+    /// The event as a frame, for code that relays frames: a frame as it
+    /// came (frame mode), or in message mode each message as one frame (a
+    /// fragment as one frame: the frame boundaries are then the core's, not
+    /// the peer's, and compressed messages come inflated). `None` for the
+    /// opening handshake's events and for an end without a close frame
+    /// (code [`CloseCode::ABNORMAL`], which is never sent).
+    ///
+    /// ```
+    /// use ws_proto::{frame::OpCode, Event, Frame};
+    /// assert_eq!(Event::Text("hi".into()).into_frame(), Some(Frame::new(true, OpCode::Text, "hi")));
+    /// ```
+    pub fn into_frame(self) -> Option<Frame> {
+        let data_opcode = |kind| match kind {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        };
+        Some(match self {
+            Self::Frame(frame) => *frame,
+            Self::Text(text) => Frame::new(true, OpCode::Text, text.into_bytes()),
+            Self::Binary(data) => Frame::new(true, OpCode::Binary, data),
+            Self::Ping(data) => Frame::new(true, OpCode::Ping, data),
+            Self::Pong(data) => Frame::new(true, OpCode::Pong, data),
+            Self::Fragment(piece) => {
+                let opcode = if piece.is_first {
+                    data_opcode(piece.kind)
+                } else {
+                    OpCode::Continuation
+                };
+                Frame::new(piece.is_last, opcode, piece.data)
+            }
+            Self::Close(frame) if frame.code == CloseCode::ABNORMAL => return None,
+            Self::Close(frame) => Frame::new(true, OpCode::Close, frame.encode()),
+            Self::Request(_) | Self::Response(_) => return None,
         })
     }
 }

@@ -21,6 +21,8 @@ mod timer;
 mod wakers;
 mod write;
 
+pub(crate) use write::Outgoing;
+
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -29,7 +31,7 @@ use std::task::{ready, Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 use ws_proto::handshake::{Request, Response, ServerResponse};
-use ws_proto::{CloseCode, Connection, Message, SendError};
+use ws_proto::{CloseCode, Connection, Frame, Message, SendError};
 
 use self::wakers::{Side, WriteWakers};
 use crate::Error;
@@ -165,6 +167,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
         state.poll_next(cx)
     }
 
+    /// The reader's poll in frames: the next frame, `None` once the stream
+    /// ended (after the peer's close frame, or without one).
+    pub(crate) fn poll_next_frame(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame, Error>>> {
+        self.state().poll_next_frame(cx)
+    }
+
     /// The handshake's poll: the next [`Opened`] event or the handshake's
     /// error (after which polling on writes what the core queued and shuts
     /// the transport down, until `None`).
@@ -195,9 +206,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
     /// The future of `send`: waits for room (as `poll_ready`), queues the
     /// message taken from `message` (as `start_send`), then writes
     /// everything queued (as `poll_flush`), in one locked section per poll.
-    pub(crate) fn poll_send(
+    pub(crate) fn poll_send<T: Outgoing>(
         &self,
-        message: &mut Option<Message>,
+        message: &mut Option<T>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
         let mut state = self.state();

@@ -9,7 +9,7 @@ use std::task::{ready, Context, Poll};
 
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use ws_proto::{Connection, Event, EventRef, Message, ReadBufferPool, ReadyState};
+use ws_proto::{Connection, Event, EventRef, Frame, Message, ReadBufferPool, ReadyState};
 
 use super::wakers::Side;
 use super::{Opened, ReadPhase, State};
@@ -92,6 +92,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
         self.poll_items(cx, Self::next_message)
+    }
+
+    /// [`poll_next`](Self::poll_next) in frames.
+    pub(super) fn poll_next_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame, Error>>> {
+        self.poll_items(cx, Self::next_frame)
     }
 
     /// The handshake's poll: the same loop as [`poll_next`](Self::poll_next),
@@ -232,11 +240,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
                 self.end_reading();
                 return Some(Err(Error::from(err)));
             }
-            // The handshake's events come before the stream exists, and
-            // events added to the core later have no message yet.
-            Ok(Some(_)) => return None,
+            // The handshake's events come before the stream exists; frames
+            // (frame mode) are read with `recv_frame`. The last event still
+            // ends the stream.
+            Ok(Some(other)) => {
+                if other.ends_connection() {
+                    self.end_reading();
+                }
+                return None;
+            }
         };
         Some(Ok(message))
+    }
+
+    /// The core's next event as a frame ([`Event::into_frame`]); moves to
+    /// draining on the last one. An end without a close frame ends the
+    /// stream with no item.
+    fn next_frame(&mut self) -> Option<Result<Frame, Error>> {
+        match self.conn.poll_event() {
+            Ok(None) => None,
+            Ok(Some(event)) => {
+                if event.ends_connection() {
+                    self.end_reading();
+                }
+                event.into_frame().map(Ok)
+            }
+            Err(err) => {
+                self.end_reading();
+                Some(Err(Error::from(err)))
+            }
+        }
     }
 
     /// The core's next handshake event ([`Opened`]), or the handshake's error.

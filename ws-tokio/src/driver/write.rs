@@ -5,7 +5,8 @@ use std::io::{self, IoSlice};
 use std::task::{ready, Context, Poll, Waker};
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use ws_proto::Message;
+use ws_proto::frame::OpCode;
+use ws_proto::{Connection, Frame, Message, SendError};
 
 use super::wakers::Side;
 use super::State;
@@ -21,9 +22,8 @@ const MAX_SLICES_HEAP: usize = 1024;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
     /// Queues a message in the core.
-    pub(super) fn queue(&mut self, message: Message) -> Result<(), Error> {
-        let is_close = matches!(message, Message::Close(_));
-        self.conn.send(message)?;
+    pub(super) fn queue<T: Outgoing>(&mut self, item: T) -> Result<(), Error> {
+        let is_close = item.queue_in(&mut self.conn)?;
         if is_close {
             // The reader must start the core's close timer and watch for the answer.
             self.wake_reader();
@@ -203,5 +203,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
             self.wake_all_writers();
         }
         Poll::Ready(())
+    }
+}
+
+/// What the writer queues in the core: a message or a frame.
+pub(crate) trait Outgoing {
+    /// Queues it in the core; `true` if it is a close frame.
+    fn queue_in(self, conn: &mut Connection) -> Result<bool, SendError>;
+}
+
+impl Outgoing for Message {
+    #[inline]
+    fn queue_in(self, conn: &mut Connection) -> Result<bool, SendError> {
+        let is_close = matches!(self, Message::Close(_));
+        conn.send(self)?;
+        Ok(is_close)
+    }
+}
+
+impl Outgoing for Frame {
+    fn queue_in(self, conn: &mut Connection) -> Result<bool, SendError> {
+        let is_close = self.opcode == OpCode::Close;
+        conn.send_frame(self)?;
+        Ok(is_close)
     }
 }
