@@ -34,7 +34,9 @@
 //! 4. Drain [`Connection::poll_event`] until `Ok(None)`: the handshake's
 //!    [`Event::Request`] (answer with [`Connection::respond`]) or
 //!    [`Event::Response`], messages, pings (already answered), and finally
-//!    [`Event::Close`] or an [`Error`].
+//!    [`Event::Close`] or an [`Error`]. With [`Config::deliver_frames`]
+//!    the data comes as [`Event::Frame`]s instead, frame by frame as the
+//!    peer sent them (for proxies; [`Connection::send_frame`] sends them on).
 //! 5. Sleep until [`Connection::poll_timeout`]; when woken call
 //!    [`Connection::handle_timeout`].
 //! 6. When [`Connection::should_close_transport`] is true and nothing is

@@ -221,9 +221,10 @@ impl Connection {
         }
         match self.send_prepared(message) {
             Ok(()) => Delivery::Queued,
-            // A fragmented message of the application's own is being sent:
-            // a whole message cannot go in between.
-            Err(SendError::FragmentOutOfOrder) => Delivery::Dropped,
+            // A fragmented message (or a frame in pieces) of the
+            // application's own is being sent: a whole message cannot go in
+            // between.
+            Err(SendError::FragmentOutOfOrder | SendError::FrameInProgress) => Delivery::Dropped,
             Err(_) => Delivery::NotOpen,
         }
     }

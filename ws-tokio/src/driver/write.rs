@@ -215,7 +215,7 @@ pub(crate) trait Outgoing {
 impl Outgoing for Message {
     #[inline]
     fn queue_in(self, conn: &mut Connection) -> Result<bool, SendError> {
-        let is_close = matches!(self, Message::Close(_));
+        let is_close = matches!(self, Self::Close(_));
         conn.send(self)?;
         Ok(is_close)
     }
