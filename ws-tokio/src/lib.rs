@@ -299,6 +299,7 @@ pub mod broadcast;
 mod connect;
 mod driver;
 mod error;
+mod frames;
 #[cfg(feature = "h2")]
 #[cfg_attr(docsrs, doc(cfg(feature = "h2")))]
 pub mod h2;
@@ -312,6 +313,7 @@ pub mod upgrade;
 
 pub use connect::{connect, connect_with, connect_with_proxy, Connector, MaybeTlsStream};
 pub use error::Error;
+pub use frames::Frames;
 pub use handshake::{accept, accept_with, accept_with_prefix, client};
 pub use reconnect::{ReconnectEvent, ReconnectPolicy, ReconnectSender, Reconnecting};
 pub use stream::{ReadHalf, Transport, WebSocketStream, WriteHalf};

@@ -428,6 +428,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadHalf<S> {
 }
 
 impl<S> ReadHalf<S> {
+    /// The shared state, for the frame stream.
+    pub(crate) fn shared(&self) -> &Arc<Shared<S>> {
+        &self.shared
+    }
+
     /// Puts the two halves back together; gives them back if they come from
     /// different streams.
     ///

@@ -116,3 +116,55 @@ async fn frames_in_pieces_and_an_end_without_a_close_frame() {
         "ended without a close frame"
     );
 }
+
+#[tokio::test]
+async fn frames_forward_relays_both_ways_through_stream_and_sink() {
+    use futures_util::StreamExt;
+    use ws_tokio::Frames;
+    let leg = || {
+        Config::default()
+            .deliver_frames(1024)
+            .auto_pong(false)
+            .auto_close_reply(false)
+    };
+    let (c, a) = tokio::io::duplex(8192);
+    let (b, u) = tokio::io::duplex(8192);
+    let mut client = WebSocketStream::from_raw(c, Role::Client, Config::default());
+    let (a_reader, a_writer) = WebSocketStream::from_raw(a, Role::Server, leg()).split();
+    let (b_reader, b_writer) = WebSocketStream::from_raw(b, Role::Client, leg()).split();
+    let mut upstream = WebSocketStream::from_raw(u, Role::Server, Config::default());
+    let up = tokio::spawn(Frames::new(a_reader).forward(Frames::new(b_writer)));
+    let down = tokio::spawn(Frames::new(b_reader).forward(Frames::new(a_writer)));
+
+    let text = "x".repeat(5000);
+    client.send(Message::text(text.as_str())).await.unwrap();
+    assert_eq!(
+        upstream.recv().await.unwrap().unwrap(),
+        Message::text(text.as_str())
+    );
+    upstream.send(Message::binary(vec![7; 3000])).await.unwrap();
+    assert_eq!(
+        client.recv().await.unwrap().unwrap(),
+        Message::binary(vec![7; 3000])
+    );
+    // Upstream closes this time; its close reaches the client, whose answer
+    // goes back the same way.
+    // Both ends read at once: the client's answer is what ends upstream's
+    // close.
+    let (closed, reply) = tokio::join!(
+        upstream.close(CloseCode::GOING_AWAY, "restart"),
+        client.recv()
+    );
+    closed.unwrap();
+    match reply.unwrap().unwrap() {
+        Message::Close(frame) => assert_eq!(frame.code, CloseCode::GOING_AWAY),
+        other => panic!("{other:?}"),
+    }
+    assert!(client.recv().await.is_none());
+    tokio::time::timeout(Duration::from_secs(10), async {
+        up.await.unwrap().unwrap();
+        down.await.unwrap().unwrap();
+    })
+    .await
+    .expect("both relays end");
+}

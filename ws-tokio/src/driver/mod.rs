@@ -197,7 +197,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
     }
 
     /// `Sink::start_send`: queues a message in the core.
-    pub(crate) fn start_send(&self, message: Message) -> Result<(), Error> {
+    pub(crate) fn start_send<T: Outgoing>(&self, message: T) -> Result<(), Error> {
         let mut state = self.state();
         state.check_open()?;
         state.queue(message)
