@@ -6,7 +6,8 @@
 #   PROFILE_NAMES='ws-tokio ws-blocking' bash benches/profile.sh   (some servers only)
 #
 # 1. ws-proto alone: the `profile-decode` bin in `decode` and `echo` modes
-#    (server Connection fed masked frames; echo also sends them back).
+#    (server Connection fed masked frames; echo also sends them back), and
+#    `profile-frames` (the same input in frame mode).
 # 2. Each echo server under callgrind, driven by the load generator
 #    (16 connections x 4 in flight, MESSAGES messages of SIZE bytes, default
 #    20000 x 20 B); counters are zeroed after start-up and dumped after the
@@ -42,7 +43,7 @@ command -v valgrind >/dev/null || {
 }
 (cd "$ROOT" && cargo build --release --quiet -p ws-benches --bins)
 mkdir -p "$OUT/bin"
-for bin in loadgen profile-decode echo-ws-tokio echo-ws-blocking echo-tungstenite echo-fastwebsockets echo-tokio-websockets; do
+for bin in loadgen profile-decode profile-frames echo-ws-tokio echo-ws-blocking echo-tungstenite echo-fastwebsockets echo-tokio-websockets; do
     cp "$ROOT/target/release/$bin" "$OUT/bin/"
 done
 
@@ -69,6 +70,12 @@ for mode in decode echo; do
     echo "-- $mode: $((ir / 50000)) instructions per message (50,000 messages, set-up included)"
     top "$file"
 done
+file=$OUT/core-frames.cg
+valgrind --tool=callgrind --callgrind-out-file="$file" \
+    "$OUT/bin/profile-frames" "$SIZE" 1000 50 >/dev/null 2>&1
+ir=$(total "$file")
+echo "-- frames: $((ir / 50000)) instructions per frame (frame mode, 50,000 frames, set-up included)"
+top "$file"
 
 echo
 echo "== echo servers under load ($MESSAGES x $SIZE B, 16 connections x 4 in flight) =="

@@ -223,6 +223,11 @@ impl Decoder {
                 compressed: false,
             }));
         }
+        if self.frame_chunk != 0 {
+            if let Some(frame) = self.decode_whole_frame(buf)? {
+                return Ok(Some(frame));
+            }
+        }
         self.release(buf);
         self.decode_in_steps(buf)
     }
@@ -241,10 +246,46 @@ impl Decoder {
         &mut self,
         buf: &mut BytesMut,
     ) -> Result<Option<(MessageKind, Payload)>, ProtocolError> {
+        self.whole_single_frame(buf, self.fast_rules(), self.deliver_pieces)
+    }
+
+    /// Frame mode's fast path: the same frames as
+    /// [`decode_whole_message`](Self::decode_whole_message) takes, no longer
+    /// than a chunk, handed out whole as frames.
+    #[inline]
+    fn decode_whole_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Decoded>, ProtocolError> {
+        let mut rules = self.fast_rules();
+        rules.max_len = rules.max_len.min(self.frame_chunk as u64);
+        let Some((kind, data)) = self.whole_single_frame(buf, rules, false)? else {
+            return Ok(None);
+        };
+        Ok(Some(Decoded::Frame {
+            fin: true,
+            rsv: 0,
+            opcode: match kind {
+                MessageKind::Text => OpCode::Text,
+                MessageKind::Binary => OpCode::Binary,
+            },
+            is_first: true,
+            remaining: 0,
+            data,
+        }))
+    }
+
+    /// The fast paths' work: a single-frame message whole in `buf`, as
+    /// [`decode_whole_message`](Self::decode_whole_message) describes,
+    /// within `rules`; nothing if `refuse`.
+    #[inline(always)]
+    fn whole_single_frame(
+        &mut self,
+        buf: &mut BytesMut,
+        rules: FastRules,
+        refuse: bool,
+    ) -> Result<Option<(MessageKind, Payload)>, ProtocolError> {
         let Position::BetweenFrames { lent: mut start } = self.position else {
             return Ok(None);
         };
-        if self.message.is_some() || self.deliver_pieces {
+        if self.message.is_some() || refuse {
             return Ok(None);
         }
         if start >= RELEASE_AT {
@@ -256,7 +297,7 @@ impl Decoder {
         let Some(bytes) = buf.get_mut(start..) else {
             return Ok(None);
         };
-        let Some(frame) = WholeFrame::recognize(bytes, self.fast_rules()) else {
+        let Some(frame) = WholeFrame::recognize(bytes, rules) else {
             return Ok(None);
         };
         let payload = &mut bytes[frame.header_len..frame.end];
@@ -773,7 +814,20 @@ mod tests {
                 Decoded::Message { kind, payload, .. } => {
                     (kind as u8 + 100, d.take(&mut buf, payload).to_vec())
                 }
-                Decoded::Fragment { .. } | Decoded::Frame { .. } => unreachable!("message mode"),
+                Decoded::Frame {
+                    opcode,
+                    fin,
+                    is_first,
+                    remaining,
+                    data,
+                    ..
+                } => {
+                    let data = d.take(&mut buf, data).to_vec();
+                    let flags = u8::from(fin) | u8::from(is_first) << 1;
+                    let remaining = remaining.to_be_bytes();
+                    (opcode as u8 + 200 + flags, [&remaining[..], &data].concat())
+                }
+                Decoded::Fragment { .. } => unreachable!("not fragment mode"),
             });
         }
     }
@@ -806,6 +860,18 @@ mod tests {
                                 let fast = outcome(decoder(role, max), &wire, false);
                                 let general = outcome(decoder(role, max), &wire, true);
                                 assert_eq!(fast, general, "{role:?} max {max} {b0:#x} masked {masked} {payload:?} {form:?}");
+                                // Frame mode's fast path too.
+                                for chunk in [1, 5, 300] {
+                                    let frames = || {
+                                        Decoder::new(DecoderRules {
+                                            frame_chunk: chunk,
+                                            ..decoder(role, max).rules()
+                                        })
+                                    };
+                                    let fast = outcome(frames(), &wire, false);
+                                    let general = outcome(frames(), &wire, true);
+                                    assert_eq!(fast, general, "frames of {chunk}: {role:?} max {max} {b0:#x} masked {masked} {payload:?} {form:?}");
+                                }
                             }
                         }
                     }
@@ -914,7 +980,7 @@ mod tests {
         for split in 1..wire.len() {
             assert_eq!(frame_pieces(&wire, 3, split), want, "split {split}");
         }
-        // The fast path is off: a plain single-frame message is a frame too.
+        // A plain single-frame message (frame mode's fast path) is a frame too.
         let plain = frame(0x82, true, b"abc", None);
         assert_eq!(
             frame_pieces(&plain, 100, 100),
