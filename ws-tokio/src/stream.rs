@@ -208,6 +208,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// The peer's close frame is the last item; `None` follows it, or comes
     /// alone when the connection ended without one. Pass the frames to
     /// [`send_frame`](Self::send_frame) of another connection to relay them.
+    /// In frame mode read with this (or [`Frames`](crate::Frames)):
+    /// [`recv`](Self::recv) has no message to give for a frame and skips it.
     ///
     /// ```
     /// use ws_tokio::ws_proto::{frame::OpCode, Frame};

@@ -263,7 +263,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             if !self.ended {
                 match self.conn.poll_event() {
                     Ok(Some(event)) => {
-                        self.ended = matches!(event, Event::Close(_));
+                        self.ended = event.ends_connection();
                         return Some(Ok(event));
                     }
                     Ok(None) => {}
