@@ -845,7 +845,7 @@ impl Driver {
                 self.extensions = response.negotiated().clone();
                 if let Promise::Open { deflate, protocol, .. } = &self.promise {
                     assert_eq!(
-                        response.negotiated().deflate.is_some(),
+                        response.negotiated().contains("permessage-deflate"),
                         *deflate,
                         "deflate agreed on one side only"
                     );

@@ -39,21 +39,21 @@ pub(crate) enum Payload {
 pub(crate) enum Decoded {
     /// A whole control frame (close, ping or pong).
     Control { opcode: OpCode, payload: Bytes },
-    /// A whole data message (message mode). `compressed`: RSV1 was set on its
-    /// first frame (permessage-deflate), so `payload` is still compressed and
-    /// text has not been validated.
+    /// A whole data message (message mode). `rsv`: the reserved bits of
+    /// its first frame; when not 0 an extension encoded it, so `payload` is
+    /// still encoded and text has not been validated.
     Message {
         kind: MessageKind,
         payload: Payload,
-        compressed: bool,
+        rsv: u8,
     },
-    /// A piece of a data message (fragment mode); `compressed` as above.
+    /// A piece of a data message (fragment mode); `rsv` as above.
     Fragment {
         kind: MessageKind,
         data: Payload,
         is_first: bool,
         is_last: bool,
-        compressed: bool,
+        rsv: u8,
     },
     /// A data frame or a piece of one (frame mode), unmasked: the frame's
     /// header fields, whether the piece starts the frame, and how many
@@ -79,8 +79,8 @@ pub(crate) struct DecoderRules {
     /// Frame mode with pieces of at most this many bytes; 0 for the other
     /// modes. Takes precedence over `deliver_fragments`.
     pub(crate) frame_chunk: usize,
-    /// RSV1 may be set on the first frame of a data message (permessage-deflate).
-    pub(crate) rsv1_allowed: bool,
+    /// The reserved bits the negotiated extensions own (RSV1 as `0b100`).
+    pub(crate) rsv_owned: u8,
 }
 
 /// The frame whose payload is being read.
@@ -97,7 +97,8 @@ struct FrameInProgress {
 #[derive(Debug)]
 struct MessageInProgress {
     kind: MessageKind,
-    compressed: bool,
+    /// The reserved bits of its first frame (an extension encoded it).
+    rsv: u8,
     /// Payload bytes announced so far by its frames.
     len: u64,
     /// Message mode: the first frame's payload while it is the only one...
@@ -135,8 +136,8 @@ pub(crate) struct Decoder {
     /// Data is handed out in pieces (fragment or frame mode), never as whole
     /// messages: the fast path is off.
     deliver_pieces: bool,
-    /// RSV1 may be set on the first frame of a data message (permessage-deflate).
-    rsv1_allowed: bool,
+    /// The reserved bits the negotiated extensions own.
+    rsv_owned: u8,
     /// Frame mode's chunk size, 0 in the other modes.
     frame_chunk: usize,
     position: Position,
@@ -166,7 +167,7 @@ impl Decoder {
             max_frame_size: rules.max_frame_size,
             max_message_size: rules.max_message_size,
             deliver_pieces: rules.deliver_fragments || rules.frame_chunk != 0,
-            rsv1_allowed: rules.rsv1_allowed,
+            rsv_owned: rules.rsv_owned,
             frame_chunk: rules.frame_chunk,
             position: Position::BetweenFrames { lent: 0 },
             message: None,
@@ -175,8 +176,7 @@ impl Decoder {
         }
     }
 
-    /// The message size limit, which also bounds inflated messages.
-    #[cfg(feature = "deflate")]
+    /// The message size limit, which also bounds decoded messages.
     pub(crate) fn max_message_size(&self) -> usize {
         self.max_message_size
     }
@@ -188,10 +188,9 @@ impl Decoder {
         self.frame_chunk != 0
     }
 
-    /// Lets RSV1 mark compressed messages (permessage-deflate was negotiated).
-    #[cfg(feature = "deflate")]
-    pub(crate) fn allow_rsv1(&mut self) {
-        self.rsv1_allowed = true;
+    /// Lets the reserved bits the negotiated extensions own mark messages.
+    pub(crate) fn set_rsv_owned(&mut self, bits: u8) {
+        self.rsv_owned = bits;
     }
 
     /// Bytes still missing for the frame in progress, if known: a hint for how
@@ -220,7 +219,7 @@ impl Decoder {
             return Ok(Some(Decoded::Message {
                 kind,
                 payload,
-                compressed: false,
+                rsv: 0,
             }));
         }
         if self.frame_chunk != 0 {
@@ -409,7 +408,7 @@ impl Decoder {
                 .message
                 .as_mut()
                 .expect("data frame without message state");
-            let check_utf8 = message.kind == MessageKind::Text && !message.compressed;
+            let check_utf8 = message.kind == MessageKind::Text && message.rsv == 0;
 
             if self.frame_chunk != 0 {
                 // Frame mode: unmask and validate what has arrived of the
@@ -501,7 +500,7 @@ impl Decoder {
                     data: Payload::Owned(buf.split_to(take).freeze()),
                     is_first,
                     is_last,
-                    compressed: message.compressed,
+                    rsv: message.rsv,
                 };
                 if is_last_of_frame {
                     self.position = Position::BetweenFrames { lent: 0 };
@@ -575,7 +574,7 @@ impl Decoder {
             return Ok(Some(Decoded::Message {
                 kind: message.kind,
                 payload,
-                compressed: message.compressed,
+                rsv: message.rsv,
             }));
         }
     }
@@ -585,15 +584,14 @@ impl Decoder {
     /// the first frame of one.
     fn start_frame(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
         self.check_mask(header)?;
-        let rsv1_ok = self.rsv1_allowed
-            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
-            && self.message.is_none();
-        let forbidden = if rsv1_ok {
-            header.rsv & 0b011
-        } else {
-            header.rsv
-        };
-        if forbidden != 0 {
+        // One rule for frames read and sent (extensions.rs).
+        let starts_message = self.message.is_none();
+        if !crate::extensions::rsv_allowed_for(
+            self.rsv_owned,
+            header.rsv,
+            header.opcode,
+            starts_message,
+        ) {
             return Err(ProtocolError::ReservedBitsSet { bits: header.rsv });
         }
         if header.opcode.is_control() {
@@ -616,7 +614,7 @@ impl Decoder {
         self.utf8.reset();
         self.message = Some(Box::new(MessageInProgress {
             kind,
-            compressed: header.rsv & 0b100 != 0,
+            rsv: header.rsv,
             len: header.payload_len,
             first: None,
             rest: BytesMut::new(),
@@ -745,7 +743,7 @@ mod tests {
             max_message_size: max,
             deliver_fragments: false,
             frame_chunk: 0,
-            rsv1_allowed: false,
+            rsv_owned: 0,
         })
     }
 
@@ -757,7 +755,7 @@ mod tests {
                 max_message_size: self.max_message_size,
                 deliver_fragments: false,
                 frame_chunk: self.frame_chunk,
-                rsv1_allowed: self.rsv1_allowed,
+                rsv_owned: self.rsv_owned,
             }
         }
     }

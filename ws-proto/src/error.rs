@@ -78,6 +78,13 @@ pub enum ProtocolError {
     },
     /// A compressed message could not be inflated (RFC 7692 section 7.2.2).
     InvalidCompressedData,
+    /// A negotiated extension could not decode a message (its data breaks
+    /// the extension's rules; closes with 1007, as for bad compressed data).
+    ExtensionFailed {
+        /// Why, in words, naming the extension (boxed: keeps every event
+        /// as small as before).
+        reason: Box<str>,
+    },
 }
 
 impl ProtocolError {
@@ -93,7 +100,9 @@ impl ProtocolError {
     /// ```
     pub fn close_code(&self) -> CloseCode {
         match self {
-            Self::InvalidUtf8 | Self::InvalidCompressedData => CloseCode::INVALID_PAYLOAD,
+            Self::InvalidUtf8 | Self::InvalidCompressedData | Self::ExtensionFailed { .. } => {
+                CloseCode::INVALID_PAYLOAD
+            }
             Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
             Self::ReservedBitsSet { .. }
             | Self::ReservedOpcode(_)
@@ -149,6 +158,9 @@ impl fmt::Display for ProtocolError {
             ),
             Self::InvalidCompressedData => {
                 f.write_str("peer sent a compressed message that does not inflate")
+            }
+            Self::ExtensionFailed { reason } => {
+                write!(f, "an extension could not decode a message: {reason}")
             }
         }?;
         write!(f, "; closing with {}", self.close_code())

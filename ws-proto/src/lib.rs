@@ -118,7 +118,7 @@ mod decode;
 #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub mod deflate;
 mod error;
-mod extensions;
+pub mod extensions;
 pub mod frame;
 pub mod handshake;
 mod message;
@@ -137,7 +137,7 @@ pub use connection::{
 #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
 pub use deflate::{DeflateConfig, DeflateParams};
 pub use error::{ProtocolError, SendError};
-pub use extensions::Extensions;
+pub use extensions::{rsv_allowed, Extension, Extensions, NegotiateExtension, RSV1, RSV2, RSV3};
 pub use frame::{CloseCode, CloseFrame, CloseKind, Frame, FrameRef};
 pub use message::{Fragment, Message, MessageKind, Utf8Bytes};
 pub use rng::Randomness;

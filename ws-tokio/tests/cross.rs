@@ -137,7 +137,7 @@ fn config(deflate: bool) -> Config {
 /// Whether the handshake agreed on permessage-deflate, checked against the
 /// header the server sent.
 fn deflate_negotiated(response: &Response) -> bool {
-    let negotiated = response.negotiated().deflate.is_some();
+    let negotiated = response.negotiated().contains("permessage-deflate");
     let header = response
         .header("Sec-WebSocket-Extensions")
         .unwrap_or_default();

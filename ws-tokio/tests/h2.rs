@@ -144,7 +144,7 @@ async fn five_websockets_share_one_connection() {
                     .await
                     .unwrap();
                 assert!(
-                    response.negotiated().deflate.is_some(),
+                    response.negotiated().contains("permessage-deflate"),
                     "permessage-deflate over HTTP/2"
                 );
                 assert!(response

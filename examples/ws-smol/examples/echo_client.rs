@@ -9,7 +9,7 @@ fn main() -> Result<(), Error> {
     let words: Vec<String> = args.collect();
     smol::block_on(async {
         let (mut ws, response) = connect(&url).await?;
-        let deflate = response.negotiated().deflate.is_some();
+        let deflate = response.negotiated().contains("permessage-deflate");
         println!("connected to {url} (permessage-deflate: {deflate})");
         for word in words {
             ws.send(Message::text(word)).await?;

@@ -20,7 +20,7 @@ use crate::{Error, WebSocket};
 /// ```no_run
 /// # fn main() -> Result<(), ws_smol_example::Error> { smol::block_on(async {
 /// let (mut ws, response) = ws_smol_example::connect("ws://127.0.0.1:9001/chat").await?;
-/// println!("deflate: {}", response.negotiated().deflate.is_some());
+/// println!("deflate: {}", response.negotiated().contains("permessage-deflate"));
 /// ws.send(ws_smol_example::Message::text("hi")).await?;
 /// # Ok(()) }) }
 /// ```

@@ -339,6 +339,22 @@ impl Config {
         self
     }
 
+    /// Adds an extension a client offers and a server accepts, after
+    /// permessage-deflate and those added before it; see
+    /// [`NegotiateExtension`](crate::NegotiateExtension) and the
+    /// [`extensions`](crate::extensions) module for a whole example.
+    ///
+    /// ```
+    /// use ws_proto::{Config, DeflateConfig};
+    /// // permessage-deflate registered as any other extension would be.
+    /// let config = Config::default().deflate(None).extension(DeflateConfig::default());
+    /// # let _ = config;
+    /// ```
+    pub fn extension(mut self, extension: impl crate::NegotiateExtension + 'static) -> Self {
+        self.handshake = self.handshake.extension(extension);
+        self
+    }
+
     /// The permessage-deflate preferences.
     ///
     /// ```

@@ -104,9 +104,8 @@ impl Connection {
         if frame.opcode.is_control() {
             return self.send_control_frame(frame);
         }
-        let rsv1_allowed = self.rsv1_negotiated() && frame.opcode != OpCode::Continuation;
-        let allowed = if rsv1_allowed { 0b100 } else { 0 };
-        if frame.rsv & !allowed != 0 {
+        // One rule for frames read and sent (extensions.rs).
+        if !crate::extensions::rsv_allowed_for(self.rsv_owned(), frame.rsv, frame.opcode, true) {
             return Err(SendError::ReservedBitsNotNegotiated { bits: frame.rsv });
         }
         let kind = match (frame.opcode, self.sending_fragmented) {
@@ -116,8 +115,10 @@ impl Connection {
             _ => return Err(SendError::FragmentOutOfOrder),
         };
         let starts_message = frame.opcode != OpCode::Continuation;
+        // Encoded by an extension (any reserved bit): sent as it is, and
+        // text not checked as UTF-8.
         let compressed = if starts_message {
-            frame.rsv & 0b100 != 0
+            frame.rsv != 0
         } else {
             self.frames_out.as_ref().is_some_and(|out| out.compressed)
         };
@@ -231,7 +232,7 @@ impl Connection {
         if frame.remaining != 0 {
             return Err(SendError::ControlFrameInPieces);
         }
-        if frame.rsv != 0 {
+        if !crate::extensions::rsv_allowed_for(self.rsv_owned(), frame.rsv, frame.opcode, true) {
             return Err(SendError::ReservedBitsNotNegotiated { bits: frame.rsv });
         }
         if frame.opcode == OpCode::Close {
@@ -249,14 +250,6 @@ impl Connection {
         }
         self.push_frame(true, frame.opcode, &frame.data);
         Ok(())
-    }
-
-    /// Whether permessage-deflate was negotiated (RSV1 has a meaning).
-    fn rsv1_negotiated(&self) -> bool {
-        #[cfg(feature = "deflate")]
-        return self.deflate.is_some();
-        #[cfg(not(feature = "deflate"))]
-        false
     }
 
     /// Whether a frame of the application's is half sent.

@@ -35,6 +35,7 @@ pub use send::SendOptions;
 pub use state::ReadyState;
 
 use crate::decode::{Decoder, DecoderRules};
+use crate::extensions::Codecs;
 use crate::frame::OpCode;
 use crate::{CloseCode, CloseFrame, Extensions, MessageKind};
 use frames_out::FramesOut;
@@ -99,20 +100,9 @@ pub struct Connection {
     frames_out: Option<Box<FramesOut>>,
     /// Keepalive timers, only when configured (most connections have none).
     keepalive: Option<Box<Keepalive>>,
-    #[cfg(feature = "deflate")]
-    /// Boxed: most connections never negotiate compression.
-    deflate: Option<Box<DeflateState>>,
-}
-
-/// The compression state of a connection that negotiated permessage-deflate.
-#[cfg(feature = "deflate")]
-#[derive(Debug)]
-struct DeflateState {
-    compressor: crate::deflate::Compressor,
-    decompressor: crate::deflate::Decompressor,
-    threshold: usize,
-    /// Validates inflated text handed out piece by piece (fragment delivery).
-    utf8: crate::Utf8Validator,
+    /// The negotiated extensions' codecs (boxed: most connections have
+    /// none, and then pay nothing on any message).
+    extensions: Option<Box<Codecs>>,
 }
 
 impl Connection {
@@ -152,7 +142,7 @@ impl Connection {
             max_message_size: config.max_message_size,
             deliver_fragments: config.deliver_fragments,
             frame_chunk: config.frame_chunk,
-            rsv1_allowed: false,
+            rsv_owned: 0,
         });
         let keepalive = (config.ping_interval.is_some() || config.idle_timeout.is_some())
             .then(|| Box::new(Keepalive::new(config.ping_interval, config.idle_timeout)));
@@ -169,37 +159,34 @@ impl Connection {
             sending_utf8: crate::Utf8Validator::new(),
             frames_out: None,
             keepalive,
-            #[cfg(feature = "deflate")]
-            deflate: None,
+            extensions: None,
         };
         conn.use_extensions(extensions);
         conn
     }
 
-    /// Sets up what the handshake agreed on.
+    /// Sets up what the handshake agreed on: the decoder accepts the
+    /// extensions' reserved bits, and each codec learns the role.
     fn use_extensions(&mut self, extensions: Extensions) {
-        #[cfg(not(feature = "deflate"))]
-        let _ = extensions;
-        #[cfg(feature = "deflate")]
-        if let Some(params) = extensions.deflate {
-            let role = self.role;
-            let peer = role.peer();
-            self.decoder.allow_rsv1();
-            self.deflate = Some(Box::new(DeflateState {
-                compressor: crate::deflate::Compressor::new(
-                    params.level,
-                    params.window_bits_for(role),
-                    params.no_context_takeover_for(role),
-                ),
-                // Inflate with the largest window: it handles any smaller one.
-                decompressor: crate::deflate::Decompressor::new(
-                    15,
-                    params.no_context_takeover_for(peer),
-                ),
-                threshold: params.threshold,
-                utf8: crate::Utf8Validator::new(),
-            }));
+        if extensions.is_empty() {
+            return;
         }
+        self.decoder.set_rsv_owned(extensions.rsv_bits());
+        let mut list = extensions.into_codecs();
+        for codec in &mut list {
+            codec.set_role(self.role);
+        }
+        self.extensions = Some(Box::new(Codecs {
+            list,
+            utf8: crate::Utf8Validator::new(),
+        }));
+    }
+
+    /// The reserved bits the negotiated extensions own.
+    pub(super) fn rsv_owned(&self) -> u8 {
+        self.extensions
+            .as_ref()
+            .map_or(0, |e| e.list.iter().fold(0, |bits, c| bits | c.rsv_bits()))
     }
 
     /// This end's role.

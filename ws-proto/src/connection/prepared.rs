@@ -89,9 +89,10 @@ struct Inner {
     /// The whole unmasked frame, header and payload, when it is short
     /// enough to be built once and copied or shared from one buffer.
     frame: Option<Bytes>,
-    /// Compressed payloads, one per (window bits, level) asked for so far.
-    #[cfg(feature = "deflate")]
-    compressed: std::sync::Mutex<Vec<(u8, u32, Bytes)>>,
+    /// Encoded payloads and their reserved bits, one per extensions' shared
+    /// key asked for so far ([`Extension::shared_encoding_key`](crate::Extension::shared_encoding_key)).
+    #[cfg(feature = "std")]
+    compressed: std::sync::Mutex<Vec<(SharedKey, Bytes, u8)>>,
 }
 
 /// Payloads up to this many bytes are framed together with their header.
@@ -157,7 +158,7 @@ impl PreparedMessage {
                 compress: options.compress_enabled(),
                 payload,
                 frame,
-                #[cfg(feature = "deflate")]
+                #[cfg(feature = "std")]
                 compressed: std::sync::Mutex::new(Vec::new()),
             }),
         }
@@ -224,35 +225,36 @@ impl PreparedMessage {
     /// assert_eq!(ws_proto::PreparedMessage::text("hi").compressed_copies(), 0);
     /// ```
     pub fn compressed_copies(&self) -> usize {
-        #[cfg(feature = "deflate")]
+        #[cfg(feature = "std")]
         {
-            lock(&self.inner.compressed).len()
+            let copies = lock(&self.inner.compressed);
+            copies.iter().filter(|(_, _, rsv)| *rsv != 0).count()
         }
-        #[cfg(not(feature = "deflate"))]
+        #[cfg(not(feature = "std"))]
         0
     }
 
-    /// The payload compressed with a fresh context, made once per
-    /// (`window_bits`, `level`).
-    #[cfg(feature = "deflate")]
-    fn compressed(&self, window_bits: u8, level: u32) -> Bytes {
+    /// The payload as extensions with `key` encode it, made once per key
+    /// (with `encode` on the first connection that asks).
+    #[cfg(feature = "std")]
+    fn encoded(&self, key: SharedKey, encode: impl FnOnce(Bytes) -> (Bytes, u8)) -> (Bytes, u8) {
         let mut copies = lock(&self.inner.compressed);
-        if let Some((_, _, bytes)) = copies
-            .iter()
-            .find(|(bits, lvl, _)| *bits == window_bits && *lvl == level)
-        {
-            return bytes.clone();
+        if let Some((_, bytes, rsv)) = copies.iter().find(|(k, _, _)| *k == key) {
+            return (bytes.clone(), *rsv);
         }
-        let bytes =
-            crate::deflate::Compressor::new(level, window_bits, true).compress(&self.inner.payload);
-        copies.push((window_bits, level, bytes.clone()));
-        bytes
+        let (bytes, rsv) = encode(self.inner.payload.clone());
+        copies.push((key, bytes.clone(), rsv));
+        (bytes, rsv)
     }
 }
 
-#[cfg(feature = "deflate")]
+/// What a shared encoding depends on: each extension's name and key.
+#[cfg(feature = "std")]
+type SharedKey = Vec<(String, u64)>;
+
+#[cfg(feature = "std")]
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The cache is only pushed to after a compression completes, so a panic
+    // The cache is only pushed to after an encoding completes, so a panic
     // elsewhere cannot leave it half-written.
     mutex
         .lock()
@@ -304,23 +306,34 @@ impl Connection {
         if self.role == Role::Client {
             return self.send_data(opcode(inner.kind), inner.payload.clone(), options);
         }
-        #[cfg(feature = "deflate")]
-        if let Some(deflate) = &self.deflate {
-            if inner.compress && inner.payload.len() >= deflate.threshold {
-                let Some((bits, level)) = deflate.compressor.shared_output_key() else {
-                    // Context takeover: this connection's own stream.
+        if let Some(codecs) = &mut self.extensions {
+            #[cfg(not(feature = "std"))]
+            let _ = codecs;
+            if inner.compress {
+                #[cfg(feature = "std")]
+                if let Some(key) = codecs.shared_key() {
+                    // State-free encodings: one per key, shared.
+                    let (payload, rsv) =
+                        message.encoded(key, |payload| codecs.encode(inner.kind, payload));
+                    if rsv != 0 {
+                        self.push_payload(opcode(inner.kind), payload, rsv);
+                        return Ok(());
+                    }
+                    // Left as it is (under deflate's threshold): the
+                    // shared frame below serves.
+                } else {
+                    // This connection's own stream (context takeover).
                     return self.send_data(opcode(inner.kind), inner.payload.clone(), options);
-                };
-                let compressed = message.compressed(bits, level);
-                self.push_payload(opcode(inner.kind), compressed, true);
-                return Ok(());
+                }
+                #[cfg(not(feature = "std"))]
+                return self.send_data(opcode(inner.kind), inner.payload.clone(), options);
             }
         }
         match &inner.frame {
             Some(frame) if inner.payload.len() <= self.config.max_send_frame_size => {
                 self.outbound.push_encoded(frame, SHARED_FRAME_MIN);
             }
-            _ => self.push_payload(opcode(inner.kind), inner.payload.clone(), false),
+            _ => self.push_payload(opcode(inner.kind), inner.payload.clone(), 0),
         }
         Ok(())
     }

@@ -50,39 +50,22 @@ pub(super) enum Ready {
 }
 
 impl Connection {
-    /// Inflates a compressed message or piece; text is validated after inflating.
-    #[cfg(feature = "deflate")]
-    pub(super) fn inflate(
+    /// Decodes a message or piece an extension encoded (`rsv` not 0);
+    /// text is validated after decoding.
+    pub(super) fn decode_extensions(
         &mut self,
         kind: MessageKind,
-        data: &[u8],
+        rsv: u8,
+        data: Bytes,
         is_first: bool,
         is_last: bool,
     ) -> Result<Bytes, ProtocolError> {
         let max = self.decoder.max_message_size();
-        // RSV1 cannot be set unless deflate was negotiated (the decoder checks).
-        let deflate = self
-            .deflate
-            .as_mut()
-            .expect("compressed data without permessage-deflate");
-        let mut out = BytesMut::new();
-        deflate.decompressor.inflate(data, is_last, max, &mut out)?;
-        if kind == MessageKind::Text {
-            if is_first {
-                deflate.utf8.reset();
-            }
-            deflate
-                .utf8
-                .feed(&out)
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-            if is_last {
-                deflate
-                    .utf8
-                    .finish()
-                    .map_err(|_| ProtocolError::InvalidUtf8)?;
-            }
+        match &mut self.extensions {
+            Some(codecs) => codecs.decode(kind, rsv, data, is_first, is_last, max),
+            // The decoder lets reserved bits through only when extensions own them.
+            None => Err(ProtocolError::ReservedBitsSet { bits: rsv }),
         }
-        Ok(out.freeze())
     }
 
     /// Fails the connection (section 7.1.7): queue a close frame with the
@@ -242,23 +225,16 @@ impl Connection {
     /// uncompressed one).
     fn on_decoded(&mut self, decoded: Decoded) -> Result<Option<Ready>, Error> {
         let ready = match decoded {
-            Decoded::Message {
-                kind,
-                payload,
-                compressed,
-            } => {
-                #[cfg(feature = "deflate")]
-                let payload = if compressed {
+            Decoded::Message { kind, payload, rsv } => {
+                let payload = if rsv != 0 {
                     let input = self.decoder.take(&mut self.read_buf, payload);
-                    match self.inflate(kind, &input, true, true) {
-                        Ok(inflated) => Payload::Owned(inflated),
+                    match self.decode_extensions(kind, rsv, input, true, true) {
+                        Ok(decoded) => Payload::Owned(decoded),
                         Err(err) => return Err(self.fail(err)),
                     }
                 } else {
                     payload
                 };
-                #[cfg(not(feature = "deflate"))]
-                let _ = compressed;
                 Ready::Message { kind, payload }
             }
             Decoded::Fragment {
@@ -266,23 +242,20 @@ impl Connection {
                 data,
                 is_first,
                 is_last,
-                compressed,
+                rsv,
             } => {
-                #[cfg(feature = "deflate")]
-                let data = if compressed {
+                let data = if rsv != 0 {
                     let input = self.decoder.take(&mut self.read_buf, data);
-                    match self.inflate(kind, &input, is_first, is_last) {
-                        Ok(inflated) if inflated.is_empty() && !is_first && !is_last => {
+                    match self.decode_extensions(kind, rsv, input, is_first, is_last) {
+                        Ok(decoded) if decoded.is_empty() && !is_first && !is_last => {
                             return Ok(None);
                         }
-                        Ok(inflated) => Payload::Owned(inflated),
+                        Ok(decoded) => Payload::Owned(decoded),
                         Err(err) => return Err(self.fail(err)),
                     }
                 } else {
                     data
                 };
-                #[cfg(not(feature = "deflate"))]
-                let _ = compressed;
                 Ready::Fragment {
                     kind,
                     data,

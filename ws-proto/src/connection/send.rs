@@ -28,9 +28,10 @@ impl Default for SendOptions {
 }
 
 impl SendOptions {
-    /// Compress this message if permessage-deflate was negotiated and the
-    /// message reaches the threshold (default `true`). Turn it off for data
-    /// that is already compressed (images, archives).
+    /// Let the negotiated extensions transform this message (default
+    /// `true`): permessage-deflate compresses it if it reaches the
+    /// threshold. Turn it off for data that is already compressed (images,
+    /// archives); the message is then sent as it is, with no reserved bits.
     ///
     /// ```
     /// let opts = ws_proto::SendOptions::default().compress(false);
@@ -228,37 +229,38 @@ impl Connection {
         if self.sending_fragmented.is_some() {
             return Err(SendError::FragmentOutOfOrder);
         }
-        #[allow(unused_mut)]
-        let (mut payload, mut rsv1) = (payload, false);
-        #[cfg(feature = "deflate")]
-        if let Some(deflate) = &mut self.deflate {
-            if options.compress && payload.len() >= deflate.threshold {
-                payload = deflate.compressor.compress(&payload);
-                rsv1 = true;
+        let (payload, rsv) = match &mut self.extensions {
+            Some(codecs) if options.compress => {
+                let kind = if opcode == OpCode::Text {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
+                codecs.encode(kind, payload)
             }
-        }
-        #[cfg(not(feature = "deflate"))]
-        let _ = options;
-        self.push_payload(opcode, payload, rsv1);
+            _ => (payload, 0),
+        };
+        self.push_payload(opcode, payload, rsv);
         Ok(())
     }
 
-    /// Queues one data message's payload (compressed when `rsv1`), split
-    /// into frames of at most the configured size.
-    pub(super) fn push_payload(&mut self, opcode: OpCode, payload: Bytes, rsv1: bool) {
+    /// Queues one data message's payload, its first frame marked with the
+    /// extensions' reserved bits `rsv`, split into frames of at most the
+    /// configured size.
+    pub(super) fn push_payload(&mut self, opcode: OpCode, payload: Bytes, rsv: u8) {
         let max = self.config.max_send_frame_size;
         if payload.len() <= max {
-            self.push_frame_rsv(true, u8::from(rsv1) << 2, opcode, &payload);
+            self.push_frame_rsv(true, rsv, opcode, &payload);
             return;
         }
         let mut opcode = opcode;
         let mut start = 0;
         while start < payload.len() {
             let end = payload.len().min(start + max);
-            // RSV1 marks the first frame of a compressed message only (RFC 7692 section 6.1).
+            // Reserved bits mark the first frame of a message only (RFC 7692 section 6.1).
             self.push_frame_rsv(
                 end == payload.len(),
-                u8::from(rsv1 && start == 0) << 2,
+                if start == 0 { rsv } else { 0 },
                 opcode,
                 &payload.slice(start..end),
             );

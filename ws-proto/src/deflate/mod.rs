@@ -1,11 +1,14 @@
-//! permessage-deflate (RFC 7692): negotiation and the per-message codec.
+//! permessage-deflate (RFC 7692): negotiation and the per-message codec,
+//! built on the [`Extension`](crate::Extension) and
+//! [`NegotiateExtension`](crate::NegotiateExtension) traits like any
+//! other extension.
 //!
 //! Negotiation happens during the opening handshake
 //! ([`Request::accept_extensions`](crate::handshake::Request::accept_extensions) on the
 //! server, [`ClientRequest::offer_extensions`](crate::handshake::ClientRequest::offer_extensions)
 //! and [`Response::negotiated`](crate::handshake::Response::negotiated)
-//! on the client); the result, [`DeflateParams`], goes into
-//! [`Extensions`](crate::Extensions) and from there into
+//! on the client); [`DeflateConfig`] is the handshake half, and the result
+//! goes into [`Extensions`](crate::Extensions) and from there into
 //! [`Connection::with_extensions`](crate::Connection::with_extensions).
 //!
 //! # Memory
@@ -19,7 +22,9 @@
 //! (`2^(bits+2)` bytes plus 128 KiB).
 
 mod codec;
+mod extension;
 mod negotiate;
 
 pub(crate) use codec::{Compressor, Decompressor};
+pub(crate) use extension::PerMessageDeflate;
 pub use negotiate::{DeflateConfig, DeflateParams};

@@ -2,6 +2,7 @@
 
 use core::fmt::Write as _;
 
+use crate::extensions::{parse_element, split_outside_quotes, Param};
 use crate::Role;
 
 /// What this end asks for and accepts in permessage-deflate negotiation.
@@ -170,7 +171,7 @@ impl DeflateConfig {
             .find_map(|(_, params)| self.accept_offer(&params))
     }
 
-    fn accept_offer(&self, params: &[Param]) -> Option<DeflateParams> {
+    pub(crate) fn accept_offer(&self, params: &[Param]) -> Option<DeflateParams> {
         let offer = Params::parse(params, Role::Client).ok()?;
         let server_bits = match offer.server_max_window_bits {
             Some(Some(8)) => return None,
@@ -225,49 +226,52 @@ impl DeflateConfig {
             if found.is_some() {
                 return Err("permessage-deflate appears twice in the response".into());
             }
-            let answer = Params::parse(&params, Role::Server)?;
-            let server_bits = match answer.server_max_window_bits {
-                Some(Some(n)) if n <= self.server_max_window_bits => n,
-                Some(Some(n)) => {
-                    return Err(format!(
-                        "server_max_window_bits={n} exceeds the {} offered",
-                        self.server_max_window_bits
-                    ))
-                }
-                Some(None) => return Err("server_max_window_bits needs a value".into()),
-                None if self.server_max_window_bits < 15 => {
-                    return Err("server ignored the server_max_window_bits we asked for".into())
-                }
-                None => 15,
-            };
-            let client_bits = match answer.client_max_window_bits {
-                Some(Some(8)) => {
-                    return Err(
-                        "client_max_window_bits=8 is not supported (zlib needs 9 or more)".into(),
-                    )
-                }
-                Some(Some(n)) => n.min(self.client_max_window_bits),
-                Some(None) => {
-                    return Err("client_max_window_bits needs a value in a response".into())
-                }
-                None => self.client_max_window_bits,
-            };
-            if self.server_no_context_takeover && !answer.server_no_context_takeover {
-                return Err("server ignored the server_no_context_takeover we asked for".into());
-            }
-            found = Some(DeflateParams {
-                server_no_context_takeover: answer.server_no_context_takeover,
-                client_no_context_takeover: answer.client_no_context_takeover
-                    || self.client_no_context_takeover,
-                server_max_window_bits: server_bits,
-                client_max_window_bits: client_bits,
-                client_max_window_bits_sent: answer.client_max_window_bits.is_some(),
-                server_max_window_bits_sent: answer.server_max_window_bits.is_some(),
-                level: self.level,
-                threshold: self.threshold,
-            });
+            found = Some(self.check_answer(&params)?);
         }
         Ok(found)
+    }
+
+    /// [`check_response`](Self::check_response) for one answer element's parameters.
+    pub(crate) fn check_answer(&self, params: &[Param]) -> Result<DeflateParams, String> {
+        let answer = Params::parse(params, Role::Server)?;
+        let server_bits = match answer.server_max_window_bits {
+            Some(Some(n)) if n <= self.server_max_window_bits => n,
+            Some(Some(n)) => {
+                return Err(format!(
+                    "server_max_window_bits={n} exceeds the {} offered",
+                    self.server_max_window_bits
+                ))
+            }
+            Some(None) => return Err("server_max_window_bits needs a value".into()),
+            None if self.server_max_window_bits < 15 => {
+                return Err("server ignored the server_max_window_bits we asked for".into())
+            }
+            None => 15,
+        };
+        let client_bits = match answer.client_max_window_bits {
+            Some(Some(8)) => {
+                return Err(
+                    "client_max_window_bits=8 is not supported (zlib needs 9 or more)".into(),
+                )
+            }
+            Some(Some(n)) => n.min(self.client_max_window_bits),
+            Some(None) => return Err("client_max_window_bits needs a value in a response".into()),
+            None => self.client_max_window_bits,
+        };
+        if self.server_no_context_takeover && !answer.server_no_context_takeover {
+            return Err("server ignored the server_no_context_takeover we asked for".into());
+        }
+        Ok(DeflateParams {
+            server_no_context_takeover: answer.server_no_context_takeover,
+            client_no_context_takeover: answer.client_no_context_takeover
+                || self.client_no_context_takeover,
+            server_max_window_bits: server_bits,
+            client_max_window_bits: client_bits,
+            client_max_window_bits_sent: answer.client_max_window_bits.is_some(),
+            server_max_window_bits_sent: answer.server_max_window_bits.is_some(),
+            level: self.level,
+            threshold: self.threshold,
+        })
     }
 }
 
@@ -414,60 +418,6 @@ impl Params {
         }
         Ok(out)
     }
-}
-
-/// One extension parameter: a name and an optional value.
-type Param = (String, Option<String>);
-
-/// Splits a header value at commas that are not inside a quoted string.
-fn split_outside_quotes(value: &str) -> impl Iterator<Item = &str> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut quoted = false;
-    for (i, c) in value.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                parts.push(&value[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&value[start..]);
-    parts.into_iter().map(str::trim).filter(|p| !p.is_empty())
-}
-
-/// Parses `name; param; param=value; param="value"` into the name and the parameters.
-fn parse_element(element: &str) -> Result<(&str, Vec<Param>), String> {
-    let mut parts = element.split(';').map(str::trim);
-    let name = parts.next().unwrap_or("");
-    if name.is_empty() || !name.bytes().all(is_token_byte) {
-        return Err(format!("malformed extension name {name:?}"));
-    }
-    let mut params = Vec::new();
-    for part in parts {
-        let (key, value) = match part.split_once('=') {
-            Some((k, v)) => {
-                let v = v.trim();
-                let v = v
-                    .strip_prefix('"')
-                    .and_then(|v| v.strip_suffix('"'))
-                    .unwrap_or(v);
-                (k.trim(), Some(v.to_string()))
-            }
-            None => (part, None),
-        };
-        if key.is_empty() || !key.bytes().all(is_token_byte) {
-            return Err(format!("malformed extension parameter {part:?}"));
-        }
-        params.push((key.to_string(), value));
-    }
-    Ok((name, params))
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]

@@ -32,8 +32,8 @@ pub struct ClientRequest {
     protocols: Vec<String>,
     extensions: Vec<String>,
     headers: Vec<Header>,
-    #[cfg(feature = "deflate")]
-    deflate: Option<crate::DeflateConfig>,
+    /// The extensions offered with an implementation behind them.
+    negotiators: crate::extensions::Negotiators,
 }
 
 impl ClientRequest {
@@ -50,8 +50,7 @@ impl ClientRequest {
             protocols: Vec::new(),
             extensions: Vec::new(),
             headers: Vec::new(),
-            #[cfg(feature = "deflate")]
-            deflate: None,
+            negotiators: Default::default(),
         })
     }
 
@@ -68,6 +67,11 @@ impl ClientRequest {
     }
 
     /// Offers an extension, written as it goes in `Sec-WebSocket-Extensions`.
+    /// Only the name is offered here: if the server accepts it, the answer
+    /// is refused
+    /// ([`ResponseError::ExtensionNotSupported`](super::ResponseError::ExtensionNotSupported))
+    /// unless [`offer_extensions`](Self::offer_extensions) also offers an
+    /// implementation of that name, which then checks the answer.
     ///
     /// ```
     /// # use ws_proto::handshake::ClientRequest;
@@ -80,7 +84,8 @@ impl ClientRequest {
     }
 
     /// Offers the extensions `config` asks for (permessage-deflate unless it
-    /// is turned off); the answer is checked by
+    /// is turned off, then those added with
+    /// [`Config::extension`](crate::Config::extension)); the answer is checked by
     /// [`ClientHandshake::parse_response`] and ends up in [`Response::negotiated`].
     ///
     /// ```
@@ -93,14 +98,10 @@ impl ClientRequest {
     /// ```
     #[allow(unused_mut)]
     pub fn offer_extensions<C: AsRef<HandshakeConfig> + ?Sized>(mut self, config: &C) -> Self {
-        let config = config.as_ref();
-        #[cfg(feature = "deflate")]
-        if let Some(deflate) = config.get_deflate() {
-            self.extensions.push(deflate.offer());
-            self.deflate = Some(deflate.clone());
+        for extension in config.as_ref().negotiators() {
+            self.extensions.push(extension.offer());
+            self.negotiators.0.push(extension);
         }
-        #[cfg(not(feature = "deflate"))]
-        let _ = config;
         self
     }
 
@@ -222,8 +223,7 @@ impl ClientRequest {
             key,
             protocols: self.protocols,
             extension_names,
-            #[cfg(feature = "deflate")]
-            deflate: self.deflate,
+            negotiators: self.negotiators,
         }
     }
 
@@ -255,8 +255,7 @@ pub struct ClientHandshake {
     expected_accept: String,
     protocols: Vec<String>,
     extension_names: Vec<String>,
-    #[cfg(feature = "deflate")]
-    deflate: Option<crate::DeflateConfig>,
+    negotiators: crate::extensions::Negotiators,
 }
 
 impl ClientHandshake {
@@ -353,15 +352,18 @@ impl ClientHandshake {
                 return Err(ResponseError::ExtensionNotOffered(name.to_string()));
             }
         }
-        #[allow(unused_mut)]
-        let mut negotiated = crate::Extensions::none();
-        #[cfg(feature = "deflate")]
-        if let Some(offer) = &self.deflate {
-            let values = headers::tokens(&headers, "sec-websocket-extensions");
-            negotiated.deflate = offer
-                .check_response(values)
-                .map_err(ResponseError::InvalidExtension)?;
-        }
+        // Every accepted extension is checked by its implementation; one
+        // offered by name only cannot be used, so its acceptance is refused.
+        let values = headers::tokens(&headers, "sec-websocket-extensions");
+        let negotiated =
+            crate::extensions::check_answer(&self.negotiators.0, values).map_err(|e| match e {
+                crate::extensions::AnswerError::NotImplemented(name) => {
+                    ResponseError::ExtensionNotSupported(name)
+                }
+                crate::extensions::AnswerError::Invalid(why) => {
+                    ResponseError::InvalidExtension(why)
+                }
+            })?;
         Ok(Response {
             headers,
             protocol,
@@ -441,7 +443,7 @@ impl Response {
     /// let (request, _) = Request::parse(&bytes).unwrap().unwrap();
     /// let (answer, _) = request.accept_extensions(request.accept(), &config);
     /// let (response, _) = client.parse_response(&answer.to_bytes()).unwrap().unwrap();
-    /// assert!(response.negotiated().deflate.is_some());
+    /// assert!(response.negotiated().contains("permessage-deflate"));
     /// ```
     pub fn negotiated(&self) -> &crate::Extensions {
         &self.negotiated

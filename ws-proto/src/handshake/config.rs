@@ -30,6 +30,8 @@ pub struct HandshakeConfig {
     pub(crate) limits: Limits,
     #[cfg(feature = "deflate")]
     pub(crate) deflate: Option<crate::DeflateConfig>,
+    /// Extensions besides permessage-deflate, in order of preference.
+    pub(crate) extensions: crate::extensions::Negotiators,
 }
 
 impl Default for HandshakeConfig {
@@ -42,6 +44,7 @@ impl Default for HandshakeConfig {
             limits: Limits::default(),
             #[cfg(feature = "deflate")]
             deflate: Some(crate::DeflateConfig::default()),
+            extensions: Default::default(),
         }
     }
 }
@@ -87,6 +90,43 @@ impl HandshakeConfig {
     pub fn deflate(mut self, deflate: Option<crate::DeflateConfig>) -> Self {
         self.deflate = deflate;
         self
+    }
+
+    /// Adds an extension this end offers (client) and accepts (server),
+    /// after permessage-deflate and those added before it (a server
+    /// prefers them in this order). See [`NegotiateExtension`](crate::NegotiateExtension).
+    ///
+    /// ```
+    /// # use ws_proto::handshake::HandshakeConfig;
+    /// let c = HandshakeConfig::default().deflate(None).extension(ws_proto::DeflateConfig::default());
+    /// assert_eq!(c.extension_names().collect::<Vec<_>>(), ["permessage-deflate"]);
+    /// ```
+    pub fn extension(mut self, extension: impl crate::NegotiateExtension + 'static) -> Self {
+        self.extensions.0.push(alloc::sync::Arc::new(extension));
+        self
+    }
+
+    /// The names of the extensions negotiated with, in order of preference
+    /// (permessage-deflate first when it is on).
+    ///
+    /// ```
+    /// # use ws_proto::handshake::HandshakeConfig;
+    /// assert_eq!(HandshakeConfig::default().extension_names().collect::<Vec<_>>(), ["permessage-deflate"]);
+    /// ```
+    pub fn extension_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.negotiators().into_iter().map(|n| n.name().to_string())
+    }
+
+    /// Every extension negotiated with, in order of preference:
+    /// permessage-deflate (when on) is one of them like any other.
+    pub(crate) fn negotiators(&self) -> Vec<alloc::sync::Arc<dyn crate::NegotiateExtension>> {
+        let mut out: Vec<alloc::sync::Arc<dyn crate::NegotiateExtension>> = Vec::new();
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = &self.deflate {
+            out.push(alloc::sync::Arc::new(deflate.clone()));
+        }
+        out.extend(self.extensions.0.iter().cloned());
+        out
     }
 
     /// The handshake timeout.

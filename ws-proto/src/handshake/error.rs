@@ -207,6 +207,11 @@ pub enum ResponseError {
     /// The server's extension parameters break the extension's rules (for
     /// permessage-deflate, RFC 7692 section 7.1).
     InvalidExtension(String),
+    /// The server accepted an extension that was offered by name only
+    /// ([`ClientRequest::extension`](super::ClientRequest::extension)), with
+    /// no implementation to run it: its reserved bits would fail the
+    /// connection, so the answer is refused.
+    ExtensionNotSupported(String),
 }
 
 impl fmt::Display for ResponseError {
@@ -227,6 +232,10 @@ impl fmt::Display for ResponseError {
             Self::ProtocolNotOffered(p) => write!(f, "server chose subprotocol {p:?}, which we did not offer"),
             Self::ExtensionNotOffered(e) => write!(f, "server chose extension {e:?}, which we did not offer"),
             Self::InvalidExtension(why) => write!(f, "server's extension answer is invalid: {why}"),
+            Self::ExtensionNotSupported(e) => write!(
+                f,
+                "server accepted extension {e:?}, which was offered by name only and has no implementation here"
+            ),
         }
     }
 }

@@ -397,21 +397,13 @@ pub(crate) fn answer_extensions<'a>(
     if !response.is_accept() || chosen_by_app {
         return (response, crate::Extensions::none());
     }
-    #[cfg(feature = "deflate")]
-    {
-        let deflate = config.get_deflate().and_then(|d| d.negotiate(offers));
-        let extensions = crate::Extensions::deflate(deflate);
-        let response = match extensions.response_header() {
-            Some(value) => response.header("Sec-WebSocket-Extensions", value),
-            None => response,
-        };
-        (response, extensions)
-    }
-    #[cfg(not(feature = "deflate"))]
-    {
-        let _ = (offers, config);
-        (response, crate::Extensions::none())
-    }
+    // Every extension, permessage-deflate included, through the same trait.
+    let extensions = crate::extensions::accept_offers(&config.negotiators(), offers);
+    let response = match extensions.response_header() {
+        Some(value) => response.header("Sec-WebSocket-Extensions", value),
+        None => response,
+    };
+    (response, extensions)
 }
 
 fn trim(value: &[u8]) -> &[u8] {
