@@ -131,9 +131,8 @@ async fn tokio_server_and_blocking_client_agree_on_x_xor() {
                 .await
                 .unwrap();
             while let Some(message) = ws.recv().await {
-                match message.unwrap() {
-                    m @ (Message::Text(_) | Message::Binary(_)) => ws.send(m).await.unwrap(),
-                    _ => {}
+                if let m @ (Message::Text(_) | Message::Binary(_)) = message.unwrap() {
+                    ws.send(m).await.unwrap();
                 }
             }
         });

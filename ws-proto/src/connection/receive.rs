@@ -51,7 +51,9 @@ pub(super) enum Ready {
 
 impl Connection {
     /// Decodes a message or piece an extension encoded (`rsv` not 0);
-    /// text is validated after decoding.
+    /// text is validated after decoding. Out of line: messages without
+    /// reserved bits never come here.
+    #[inline(never)]
     pub(super) fn decode_extensions(
         &mut self,
         kind: MessageKind,
