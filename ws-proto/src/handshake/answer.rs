@@ -22,6 +22,8 @@ pub struct ServerResponse {
     headers: Vec<Header>,
     body: Vec<u8>,
     pub(super) accepts: bool,
+    /// Extensions agreed elsewhere, for the connection that sends this.
+    pub(super) agreed: Option<Box<crate::Extensions>>,
 }
 
 impl ServerResponse {
@@ -38,6 +40,7 @@ impl ServerResponse {
             headers: Vec::new(),
             body: Vec::new(),
             accepts: false,
+            agreed: None,
         }
     }
 
@@ -135,6 +138,34 @@ impl ServerResponse {
     /// ```
     pub fn is_accept(&self) -> bool {
         self.accepts
+    }
+
+    /// Names `extensions`, agreed outside this handshake, in
+    /// `Sec-WebSocket-Extensions`, and has the connection that answers with
+    /// this response run them
+    /// ([`Connection::respond`](crate::Connection::respond) and
+    /// [`Request::accept_extensions`](super::Request::accept_extensions)
+    /// take them instead of negotiating from their configuration). A relay
+    /// answers this way with the extensions its backend agreed to (see
+    /// [`Relay::client_answer`](super::Relay::client_answer)). On a refusal
+    /// the extensions are ignored.
+    ///
+    /// ```
+    /// use ws_proto::handshake::Request;
+    /// use ws_proto::{Config, DeflateConfig, Extensions};
+    /// let request = Request::example();
+    /// let agreed = Extensions::deflate(DeflateConfig::default().negotiate(["permessage-deflate"].into_iter()));
+    /// let answer = request.accept().with_extensions(agreed.clone());
+    /// assert!(String::from_utf8(answer.to_bytes()).unwrap().contains("Sec-WebSocket-Extensions: permessage-deflate\r\n"));
+    /// let (_, taken) = request.accept_extensions(answer, &Config::default());
+    /// assert_eq!(taken, agreed);
+    /// ```
+    pub fn with_extensions(mut self, extensions: crate::Extensions) -> Self {
+        if let Some(value) = extensions.response_header() {
+            self = self.header("Sec-WebSocket-Extensions", value);
+        }
+        self.agreed = Some(Box::new(extensions));
+        self
     }
 
     /// The response as bytes to write.

@@ -7,6 +7,7 @@ use super::{HandshakeConfig, InvalidUrl, Rejection, ResponseError};
 #[allow(unused_imports)]
 use crate::prelude::*;
 use crate::Randomness;
+use alloc::sync::Arc;
 
 /// The largest response head the client buffers.
 const MAX_RESPONSE_HEAD: usize = 16 * 1024;
@@ -99,10 +100,35 @@ impl ClientRequest {
     #[allow(unused_mut)]
     pub fn offer_extensions<C: AsRef<HandshakeConfig> + ?Sized>(mut self, config: &C) -> Self {
         for extension in config.as_ref().negotiators() {
-            self.extensions.push(extension.offer());
-            self.negotiators.0.push(extension);
+            self = self.offer_implemented(extension);
         }
         self
+    }
+
+    /// Offers an extension with its implementation, unless one of that
+    /// name is offered with an implementation already (a relay's request
+    /// keeps its own offers when a configuration is applied to it).
+    pub(crate) fn offer_implemented(
+        mut self,
+        extension: Arc<dyn crate::NegotiateExtension>,
+    ) -> Self {
+        let name = extension.name();
+        if self
+            .negotiators
+            .0
+            .iter()
+            .any(|n| n.name().eq_ignore_ascii_case(name))
+        {
+            return self;
+        }
+        self.extensions.push(extension.offer());
+        self.negotiators.0.push(extension);
+        self
+    }
+
+    /// Replaces the path and query the request asks for.
+    pub(crate) fn set_target(&mut self, target: String) {
+        self.url.resource = target;
     }
 
     /// Adds a header (for example `Origin`, `Cookie`, `Authorization`).
@@ -460,6 +486,18 @@ impl Response {
     /// ```
     pub fn extensions(&self) -> impl Iterator<Item = &str> {
         headers::tokens(&self.headers, "sec-websocket-extensions")
+    }
+}
+
+#[cfg(test)]
+impl Response {
+    /// A 101 response choosing `protocol`, for other modules' tests.
+    pub(crate) fn for_tests(protocol: Option<&str>) -> Self {
+        Self {
+            headers: Vec::new(),
+            protocol: protocol.map(String::from),
+            negotiated: crate::Extensions::none(),
+        }
     }
 }
 

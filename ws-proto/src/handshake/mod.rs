@@ -40,6 +40,7 @@ mod headers;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 mod http_interop;
 pub mod proxy;
+mod relay;
 mod server;
 mod url;
 
@@ -49,6 +50,7 @@ pub use client::{ClientHandshake, ClientRequest, Response};
 pub use config::HandshakeConfig;
 pub use error::{HandshakeError, Rejection, RequestError, ResponseError};
 pub use headers::Header;
+pub use relay::Relay;
 pub(crate) use server::answer_extensions;
 pub use server::{Limits, Request};
 pub use url::InvalidUrl;

@@ -236,6 +236,15 @@ impl Request {
         headers::tokens(&self.headers, "sec-websocket-extensions")
     }
 
+    /// The `Sec-WebSocket-Extensions` values as written (offer elements are
+    /// split from them with quoted strings respected).
+    pub(crate) fn extension_offers_raw(&self) -> impl Iterator<Item = &str> {
+        self.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("sec-websocket-extensions"))
+            .filter_map(|h| core::str::from_utf8(&h.value).ok())
+    }
+
     /// The `Sec-WebSocket-Key` (empty over HTTP/2, which has none).
     ///
     /// ```
@@ -334,7 +343,9 @@ impl Request {
     /// Negotiates extensions for an accepting `response` according to
     /// `config` and adds the `Sec-WebSocket-Extensions` answer to it. A
     /// rejection, or a response that already names extensions (the application
-    /// negotiated them itself), is returned unchanged with no extensions.
+    /// negotiated them itself), is returned unchanged with no extensions;
+    /// a response made with
+    /// [`ServerResponse::with_extensions`] keeps the extensions it carries.
     ///
     /// ```
     /// use ws_proto::{handshake::Request, Config, Connection, Role};
@@ -393,6 +404,16 @@ pub(crate) fn answer_extensions<'a>(
     response: ServerResponse,
     config: &super::HandshakeConfig,
 ) -> (ServerResponse, crate::Extensions) {
+    let mut response = response;
+    if let Some(agreed) = response.agreed.take() {
+        // Agreed elsewhere (a relay): named in the response already.
+        let agreed = if response.is_accept() {
+            *agreed
+        } else {
+            crate::Extensions::none()
+        };
+        return (response, agreed);
+    }
     let chosen_by_app = headers::find(response.headers(), "sec-websocket-extensions").is_some();
     if !response.is_accept() || chosen_by_app {
         return (response, crate::Extensions::none());
