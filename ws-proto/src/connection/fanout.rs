@@ -7,7 +7,8 @@
 //! here, once, for every adapter.
 
 use super::Connection;
-use crate::{CloseCode, PreparedMessage, ReadyState, SendError};
+use crate::frame::OpCode;
+use crate::{CloseCode, CloseFrame, PreparedMessage, ReadyState, SendError};
 
 /// The reason sent with the close frame of a member closed for being slow.
 pub const SLOW_MEMBER_REASON: &str = "too slow: send queue full";
@@ -34,7 +35,10 @@ pub enum WhenFull {
     /// [`CloseCode::TRY_AGAIN_LATER`] 1013) and the reason
     /// [`SLOW_MEMBER_REASON`]. The close frame waits behind what is already
     /// queued; the close timeout bounds how long a peer that reads nothing
-    /// is kept. For streams where a gap would be wrong.
+    /// is kept. For streams where a gap would be wrong. While a frame the
+    /// application sends in pieces ([`Connection::send_frame`]) is half
+    /// sent, the close frame is owed and goes out right after its last
+    /// piece, as [`Connection::go_away`]'s does.
     Close(CloseCode),
 }
 
@@ -121,7 +125,8 @@ pub enum Delivery {
     /// connection [`NotOpen`](Self::NotOpen).
     Closed(CloseCode),
     /// Not queued: the connection is not open (still in its handshake, or
-    /// closing, or closed). A group should let the member go.
+    /// closing, or closed, or owing a close frame that waits for a
+    /// half-sent frame to end). A group should let the member go.
     NotOpen,
 }
 
@@ -187,6 +192,12 @@ impl Connection {
     /// queues it ([`send_prepared`](Self::send_prepared)) unless the queue
     /// is full, in which case the policy decides (see [`Delivery`]).
     ///
+    /// While a frame of the application's is half sent
+    /// ([`send_frame`](Self::send_frame) in pieces) a whole message cannot
+    /// go in between: the delivery is [`Delivery::Dropped`], or
+    /// [`Delivery::NotOpen`] once a close is owed ([`go_away`](Self::go_away),
+    /// [`WhenFull::Close`]).
+    ///
     /// ```
     /// use ws_proto::{CloseCode, Config, Connection, Delivery, PreparedMessage, QueueLimit, Role, WhenFull};
     /// let mut slow = Connection::new(Role::Server, Config::default());
@@ -198,19 +209,19 @@ impl Connection {
     /// assert_eq!(slow.deliver(&tick, limit), Delivery::NotOpen);
     /// ```
     pub fn deliver(&mut self, message: &PreparedMessage, limit: QueueLimit) -> Delivery {
-        if self.ready_state() != ReadyState::Open {
+        if self.ready_state() != ReadyState::Open || self.close_owed() {
             return Delivery::NotOpen;
         }
         if limit.is_over(self.buffered_amount(), message.len()) {
             return match limit.when_full {
                 WhenFull::Drop => Delivery::Dropped,
-                WhenFull::Close(code) => match self.close(code, SLOW_MEMBER_REASON) {
+                WhenFull::Close(code) => match self.close_or_owe(code, SLOW_MEMBER_REASON) {
                     Ok(()) => Delivery::Closed(code),
                     // An unsendable code (1005, 1006, 1015, out of range):
                     // close as a policy violation rather than not at all.
                     Err(SendError::InvalidCloseCode(_)) => {
                         let code = CloseCode::POLICY_VIOLATION;
-                        match self.close(code, SLOW_MEMBER_REASON) {
+                        match self.close_or_owe(code, SLOW_MEMBER_REASON) {
                             Ok(()) => Delivery::Closed(code),
                             Err(_) => Delivery::NotOpen,
                         }
@@ -231,18 +242,62 @@ impl Connection {
 
     /// Starts the close handshake with 1001 "going away" and
     /// [`GOING_AWAY_REASON`], for a server shutting down. Returns `false`,
-    /// doing nothing, when a close was already sent or the connection has
-    /// ended or is still in its handshake.
+    /// doing nothing, when a close was already sent (or is owed, see
+    /// below) or the connection has ended or is still in its handshake.
+    ///
+    /// While a frame the application sends in pieces
+    /// ([`send_frame`](Self::send_frame)) is half sent, a close frame
+    /// cannot go inside its payload (RFC 6455 section 5.4: control frames
+    /// go between frames). The close is then owed, as pongs and the close
+    /// reply are: `go_away` returns `true`, the close frame goes out right
+    /// after the frame's last piece, and from then on it counts as sent
+    /// ([`ready_state`](Self::ready_state) stays
+    /// [`Open`](ReadyState::Open) until then, the close timer starts then,
+    /// and [`deliver`](Self::deliver) already answers
+    /// [`Delivery::NotOpen`]). Only the rest of that frame can be sent
+    /// meanwhile; a relay that never finishes it never sends the close, so
+    /// bound a shutdown with a timeout of its own.
     ///
     /// ```
-    /// use ws_proto::{Config, Connection, ReadyState, Role};
+    /// use ws_proto::{frame::OpCode, Config, Connection, Frame, ReadyState, Role};
     /// let mut member = Connection::new(Role::Server, Config::default());
     /// assert!(member.go_away());
     /// assert!(!member.go_away());
     /// assert_eq!(member.ready_state(), ReadyState::Closing);
+    ///
+    /// // A frame half sent: the close waits for its last piece.
+    /// let mut relay = Connection::new(Role::Server, Config::default());
+    /// let first = Frame::first_piece(true, OpCode::Binary, 4, vec![1, 2]);
+    /// relay.send_frame(first.clone()).unwrap();
+    /// assert!(relay.go_away());
+    /// assert_eq!(relay.ready_state(), ReadyState::Open);
+    /// relay.send_frame(first.next_piece(vec![3, 4])).unwrap();
+    /// assert_eq!(relay.ready_state(), ReadyState::Closing);
     /// ```
     pub fn go_away(&mut self) -> bool {
-        self.close(CloseCode::GOING_AWAY, GOING_AWAY_REASON).is_ok()
+        self.close_or_owe(CloseCode::GOING_AWAY, GOING_AWAY_REASON)
+            .is_ok()
+    }
+
+    /// Closes with one of this module's reasons now or, while a frame of
+    /// ours is half sent, owes the close frame until the frame's last piece
+    /// (as the connection owes pongs and its close reply).
+    fn close_or_owe(&mut self, code: CloseCode, reason: &'static str) -> Result<(), SendError> {
+        if !self.frame_in_progress() {
+            return self.close(code, reason);
+        }
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        // Ended, or a close already sent or owed: nothing to start.
+        if !self.may_queue_control() || self.close_owed() {
+            return Err(SendError::CloseSent);
+        }
+        // The reasons are this module's constants, well under 123 bytes.
+        let payload = CloseFrame::new(code, reason).encode();
+        // Held: a frame of ours is half sent (checked above).
+        self.push_control(OpCode::Close, payload);
+        Ok(())
     }
 }
 
@@ -337,5 +392,150 @@ mod tests {
             Delivery::NotOpen
         );
         assert!(!conn.go_away());
+    }
+
+    fn drain(conn: &mut Connection) -> Vec<u8> {
+        let mut wire = Vec::new();
+        while let Some(chunk) = conn.poll_transmit() {
+            wire.extend_from_slice(&chunk);
+        }
+        wire
+    }
+
+    /// The close frame of `code` with `reason`, as a server sends it.
+    fn close_frame(code: CloseCode, reason: &str) -> Vec<u8> {
+        let body = CloseFrame::new(code, reason).encode();
+        [&[0x88, body.len() as u8][..], &body].concat()
+    }
+
+    #[test]
+    fn go_away_mid_frame_owes_the_close_until_the_frame_ends() {
+        // Before: go_away returned false and did nothing, so a group's
+        // shutdown never closed a member that was relaying a big frame.
+        use crate::frame::Frame;
+        let mut conn = member();
+        let first = Frame::first_piece(true, OpCode::Binary, 4, vec![1, 2]);
+        conn.send_frame(first.clone()).unwrap();
+        assert!(conn.go_away());
+        // Owed, not sent: still open, nothing but the frame's start queued.
+        assert_eq!(conn.ready_state(), ReadyState::Open);
+        assert!(!conn.go_away(), "a close is already owed");
+        assert_eq!(
+            conn.deliver(&PreparedMessage::text("x"), QueueLimit::default()),
+            Delivery::NotOpen
+        );
+        assert_eq!(conn.poll_timeout(crate::Instant::now()), None);
+        assert_eq!(drain(&mut conn), [0x82, 4, 1, 2]);
+        // The frame's last piece: the close follows it at once.
+        conn.send_frame(first.next_piece(vec![3, 4])).unwrap();
+        assert_eq!(conn.ready_state(), ReadyState::Closing);
+        assert!(!conn.go_away());
+        assert_eq!(
+            conn.send_frame(Frame::new(true, OpCode::Binary, "late")),
+            Err(SendError::CloseSent)
+        );
+        let want = [
+            &[3, 4][..],
+            &close_frame(CloseCode::GOING_AWAY, GOING_AWAY_REASON),
+        ]
+        .concat();
+        assert_eq!(drain(&mut conn), want);
+    }
+
+    #[test]
+    fn go_away_mid_fragment_closes_between_the_fragments() {
+        // The half-sent frame is the first of a fragmented message: the
+        // close goes after it, and the message is never finished (control
+        // frames may sit between fragments, section 5.4).
+        use crate::frame::Frame;
+        let mut conn = member();
+        let first = Frame::first_piece(false, OpCode::Text, 2, "a");
+        conn.send_frame(first.clone()).unwrap();
+        assert!(conn.go_away());
+        conn.send_frame(first.next_piece("b")).unwrap();
+        assert_eq!(
+            conn.send_frame(Frame::new(true, OpCode::Continuation, "c")),
+            Err(SendError::CloseSent)
+        );
+        let mut client = Connection::new(Role::Client, Config::default());
+        client.receive(&drain(&mut conn));
+        match client.poll_event() {
+            Ok(Some(Event::Close(frame))) => {
+                assert_eq!(frame.code, CloseCode::GOING_AWAY);
+                assert_eq!(frame.reason.as_str(), GOING_AWAY_REASON);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_peers_close_mid_frame_after_go_away_gets_one_close_back() {
+        // Owed first: our 1001; the automatic reply to the peer's close,
+        // owed after it, is not sent twice.
+        use crate::frame::Frame;
+        let mut conn = member();
+        let first = Frame::first_piece(true, OpCode::Binary, 2, vec![1]);
+        conn.send_frame(first.clone()).unwrap();
+        assert!(conn.go_away());
+        conn.receive(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+        assert!(matches!(conn.poll_event(), Ok(Some(Event::Close(_)))));
+        assert!(!conn.go_away());
+        conn.send_frame(first.next_piece(vec![2])).unwrap();
+        let want = [
+            &[0x82, 2, 1, 2][..],
+            &close_frame(CloseCode::GOING_AWAY, GOING_AWAY_REASON),
+        ]
+        .concat();
+        assert_eq!(drain(&mut conn), want);
+        assert_eq!(conn.ready_state(), ReadyState::Closed);
+        assert!(conn.should_close_transport());
+
+        // The other order: the peer's close first owes the echo, and
+        // go_away has nothing to start.
+        let mut conn = member();
+        conn.send_frame(first.clone()).unwrap();
+        conn.receive(&[0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
+        assert!(matches!(conn.poll_event(), Ok(Some(Event::Close(_)))));
+        assert!(!conn.go_away());
+        conn.send_frame(first.next_piece(vec![2])).unwrap();
+        assert_eq!(drain(&mut conn), [0x82, 2, 1, 2, 0x88, 2, 0x03, 0xe8]);
+    }
+
+    #[test]
+    fn deliveries_mid_frame_drop_or_owe_the_close() {
+        use crate::frame::Frame;
+        let first = Frame::first_piece(true, OpCode::Binary, 200, vec![0; 100]);
+        let message = PreparedMessage::text("tick");
+        // Room in the queue: dropped, the member stays.
+        let mut conn = member();
+        conn.send_frame(first.clone()).unwrap();
+        let roomy = QueueLimit::new(1 << 20, WhenFull::Close(CloseCode::TRY_AGAIN_LATER));
+        assert_eq!(conn.deliver(&message, roomy), Delivery::Dropped);
+        assert_eq!(conn.ready_state(), ReadyState::Open);
+        // Full under WhenFull::Close: the close is owed behind the frame
+        // (before: `close` refused mid-frame, deliver said NotOpen, and
+        // the member stayed open).
+        let tight = QueueLimit::new(10, WhenFull::Close(CloseCode::TRY_AGAIN_LATER));
+        assert_eq!(
+            conn.deliver(&message, tight),
+            Delivery::Closed(CloseCode::TRY_AGAIN_LATER)
+        );
+        assert_eq!(conn.deliver(&message, tight), Delivery::NotOpen);
+        assert!(!conn.go_away());
+        drain(&mut conn);
+        conn.send_frame(first.next_piece(vec![0; 100])).unwrap();
+        let wire = drain(&mut conn);
+        let close = close_frame(CloseCode::TRY_AGAIN_LATER, SLOW_MEMBER_REASON);
+        assert_eq!(wire[..100], [0; 100]);
+        assert_eq!(wire[100..], close[..]);
+        assert_eq!(conn.ready_state(), ReadyState::Closing);
+        // An unsendable code falls back to 1008 mid-frame too.
+        let mut conn = member();
+        conn.send_frame(first.clone()).unwrap();
+        let odd = QueueLimit::new(10, WhenFull::Close(CloseCode::ABNORMAL));
+        assert_eq!(
+            conn.deliver(&message, odd),
+            Delivery::Closed(CloseCode::POLICY_VIOLATION)
+        );
     }
 }

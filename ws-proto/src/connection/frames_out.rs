@@ -261,6 +261,16 @@ impl Connection {
         }
     }
 
+    /// Whether a close frame is owed: held until the application's
+    /// half-sent frame ends.
+    pub(super) fn close_owed(&self) -> bool {
+        self.frames_out.as_ref().is_some_and(|out| {
+            out.deferred
+                .iter()
+                .any(|(opcode, _)| *opcode == OpCode::Close)
+        })
+    }
+
     /// A message started outside `send_frame` (by `send_fragment`).
     pub(super) fn note_message_start(&mut self, compressed: bool) {
         if let Some(out) = &mut self.frames_out {
