@@ -20,7 +20,7 @@ cd "$FUZZ_DIR"
 
 ALL_TARGETS=(frame_header frame_decode handshake_request handshake_response
   server_connection client_connection roundtrip inflate handshake_server
-  handshake_client proxy_tunnel)
+  handshake_client proxy_tunnel frame_mode)
 read -r -a TARGET_LIST <<<"${TARGETS:-${ALL_TARGETS[*]}}"
 
 # Memory: the targets configure small limits (frames <= 64 KiB in frame_decode,

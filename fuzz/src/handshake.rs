@@ -1012,7 +1012,7 @@ impl Driver {
             self.events.logical, events.logical,
             "the bytes after the head decode differently (lost or read twice?)"
         );
-        if self.extensions.deflate.is_some() {
+        if self.extensions.contains("permessage-deflate") {
             // Inflating a corrupt message piece by piece may find bad UTF-8
             // before bad compressed data, or the reverse, depending on how
             // it arrived: both close with 1007. The code must agree.
@@ -1041,7 +1041,7 @@ impl Driver {
         }
         // With compression the error (and so the close reason) may differ
         // as said above; the close code may not.
-        let deflate = self.extensions.deflate.is_some();
+        let deflate = self.extensions.contains("permessage-deflate");
         let frames = |t: &OutputTracker| -> Vec<(bool, u8, Vec<u8>)> {
             t.frames
                 .iter()
@@ -1256,7 +1256,7 @@ pub fn run_client(input: ClientInput) {
                 (false, _) => Promise::None,
                 (true, true) => Promise::Open {
                     frame: logical,
-                    deflate: extensions.deflate.is_some(),
+                    deflate: extensions.contains("permessage-deflate"),
                     protocol,
                 },
                 // A refusal the client can read as one (a three-digit status other than 101).

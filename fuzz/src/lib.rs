@@ -11,6 +11,8 @@
 //! * [`scenario`]: the random-operations driver behind `server_connection`
 //!   and `client_connection`.
 //! * [`roundtrip`]: the encode-then-decode driver behind `roundtrip`.
+//! * [`frame_mode`]: a server and a client in frame mode sending each other
+//!   random frames, whole and in pieces, behind `frame_mode`.
 //! * [`http`]: helpers for the handshake targets.
 //! * [`handshake`]: the model-checked driver behind `handshake_server` and
 //!   `handshake_client` (the opening handshake inside `Connection`).
@@ -19,6 +21,7 @@
 //! records in `fuzz/artifacts/<target>/`.
 
 pub mod events;
+pub mod frame_mode;
 pub mod frames;
 pub mod handshake;
 pub mod http;

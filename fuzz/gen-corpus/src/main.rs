@@ -10,7 +10,7 @@
 //! * `frame_header`, `frame_decode`: the RFC 6455 section 5.7 examples,
 //!   fragmented and control-interleaved messages, close frames with various
 //!   codes, and typical violations.
-//! * `server_connection`, `client_connection`, `roundtrip`,
+//! * `server_connection`, `client_connection`, `roundtrip`, `frame_mode`,
 //!   `handshake_server`, `handshake_client`: these decode their input with
 //!   `arbitrary`, so the seeds are random-ish bytes.
 
@@ -519,7 +519,12 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: ch
 }
 
 fn structured(w: &mut Writer) -> io::Result<()> {
-    for target in ["server_connection", "client_connection", "roundtrip"] {
+    for target in [
+        "server_connection",
+        "client_connection",
+        "roundtrip",
+        "frame_mode",
+    ] {
         for (i, len) in [16usize, 48, 96, 160, 256, 512, 1024, 2048]
             .iter()
             .enumerate()
