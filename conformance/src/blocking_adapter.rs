@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use ws_blocking::{Error, WebSocket};
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
-use ws_proto::{CloseCode, Config, Message};
+use ws_proto::{CloseCode, Config, Frame, Message};
 
-use crate::{Adapter, Conn, Failure};
+use crate::{Adapter, Conn, Failure, FrameConn};
 
 /// At most this many messages are read (and discarded) while closing.
 const MAX_READS_WHILE_CLOSING: usize = 1000;
@@ -139,5 +139,33 @@ impl Conn for BlockingConn {
 
     fn buffered_amount(&self) -> Option<usize> {
         Some(self.ws.connection().buffered_amount())
+    }
+}
+
+impl FrameConn for BlockingConn {
+    fn send_frame_within(&mut self, frame: Frame, limit: Duration) -> Result<(), Failure> {
+        self.ws
+            .get_mut()
+            .set_write_timeout(Some(limit.max(Duration::from_millis(1))))
+            .map_err(|e| Failure::Io(e.kind()))?;
+        match self.ws.write_frame(frame) {
+            Ok(()) => Ok(()),
+            Err(err) if err.is_timeout() => Err(Failure::WaitTimedOut),
+            Err(err) => Err(failure(err)),
+        }
+    }
+
+    /// `read_frame`: `Ok(None)` is an end without a close frame, and
+    /// `ConnectionClosed` a read after the end; both are the end here.
+    fn recv_frame_within(&mut self, limit: Duration) -> Option<Result<Frame, Failure>> {
+        if let Err(failure) = self.bound_reads(limit) {
+            return Some(Err(failure));
+        }
+        match self.ws.read_frame() {
+            Ok(frame) => frame.map(Ok),
+            Err(Error::ConnectionClosed) => None,
+            Err(err) if err.is_timeout() => Some(Err(Failure::WaitTimedOut)),
+            Err(err) => Some(Err(failure(err))),
+        }
     }
 }

@@ -30,12 +30,12 @@ use tokio::runtime::{Builder, Runtime};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use ws_proto::handshake::{ClientRequest, Request, Response, ResponseError, ServerResponse};
-use ws_proto::{CloseCode, Config, Message, Randomness};
+use ws_proto::{CloseCode, Config, Frame, Message, Randomness};
 use ws_tokio::h2::{self, H2Stream};
 use ws_tokio::WebSocketStream;
 
 use crate::tokio_adapter::failure;
-use crate::{Adapter, Conn, Failure};
+use crate::{Adapter, Conn, Failure, FrameConn};
 
 /// The in-memory HTTP/2 connection's buffer in each direction.
 const PIPE: usize = 1 << 20;
@@ -420,6 +420,23 @@ impl Conn for H2Conn {
 
     fn buffered_amount(&self) -> Option<usize> {
         Some(self.ws.buffered_amount())
+    }
+}
+
+impl FrameConn for H2Conn {
+    fn send_frame_within(&mut self, frame: Frame, limit: Duration) -> Result<(), Failure> {
+        let Self { ws, runtime, .. } = self;
+        block_on_within(runtime, limit, ws.send_frame(frame))
+            .ok_or(Failure::WaitTimedOut)?
+            .map_err(failure)
+    }
+
+    fn recv_frame_within(&mut self, limit: Duration) -> Option<Result<Frame, Failure>> {
+        let Self { ws, runtime, .. } = self;
+        match block_on_within(runtime, limit, ws.recv_frame()) {
+            None => Some(Err(Failure::WaitTimedOut)),
+            Some(item) => item.map(|r| r.map_err(failure)),
+        }
     }
 }
 

@@ -9,7 +9,10 @@
 //! This library holds what the cases need:
 //!
 //! * [`Adapter`] and [`Conn`]: a blocking-style view of one adapter, so a
-//!   case can drive any of them the same way. Each adapter's glue owns the
+//!   case can drive any of them the same way; [`FrameConn`] adds frame
+//!   access (frame mode, `Config::deliver_frames`) for the adapters that
+//!   have it (ws-tokio, ws-blocking, ws-tokio over HTTP/2; the smol
+//!   example has no frame API yet). Each adapter's glue owns the
 //!   runtime it needs: [`TokioAdapter`] a current-thread tokio runtime,
 //!   [`SmolAdapter`] `smol::block_on`, [`BlockingAdapter`] direct calls.
 //! * [`Failure`]: an adapter-neutral classification of the adapters' error
@@ -33,7 +36,7 @@ use std::time::Duration;
 use ws_proto::handshake::{
     ClientRequest, HandshakeError, Request, Response, ResponseError, ServerResponse,
 };
-use ws_proto::{CloseCode, Config, Message};
+use ws_proto::{CloseCode, Config, Frame, Message};
 
 mod blocking_adapter;
 #[cfg(feature = "h2")]
@@ -210,6 +213,32 @@ pub trait Conn {
             }
         }
         seen
+    }
+}
+
+/// Frame-level access to an open connection, for the frame-mode cases:
+/// what the adapter offers for proxies and gateways (ws-tokio's
+/// `recv_frame`/`send_frame`, ws-blocking's `read_frame`/`write_frame`).
+pub trait FrameConn: Conn {
+    /// Sends a frame, or a piece of one, as
+    /// [`ws_proto::Connection::send_frame`] takes it, and waits until the
+    /// adapter says it is written, at most `limit`.
+    fn send_frame_within(&mut self, frame: Frame, limit: Duration) -> Result<(), Failure>;
+
+    /// The next frame (with [`Config::deliver_frames`], every frame or
+    /// piece as the peer sent it), waiting at most `limit`
+    /// ([`Failure::WaitTimedOut`] then); `None` once the connection has
+    /// ended. The peer's close frame is the last frame.
+    fn recv_frame_within(&mut self, limit: Duration) -> Option<Result<Frame, Failure>>;
+
+    /// [`send_frame_within`](Self::send_frame_within) with [`WAIT`].
+    fn send_frame(&mut self, frame: Frame) -> Result<(), Failure> {
+        self.send_frame_within(frame, WAIT)
+    }
+
+    /// [`recv_frame_within`](Self::recv_frame_within) with [`WAIT`].
+    fn recv_frame(&mut self) -> Option<Result<Frame, Failure>> {
+        self.recv_frame_within(WAIT)
     }
 }
 

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tokio::runtime::{Builder, Runtime};
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
-use ws_proto::{CloseCode, Config, Message};
+use ws_proto::{CloseCode, Config, Frame, Message};
 use ws_tokio::{Error, WebSocketStream};
 
-use crate::{Adapter, Conn, Failure};
+use crate::{Adapter, Conn, Failure, FrameConn};
 
 /// The ws-tokio adapter (plain TCP, HTTP/1.1 upgrade).
 #[derive(Debug)]
@@ -131,5 +131,22 @@ impl Conn for TokioConn {
 
     fn buffered_amount(&self) -> Option<usize> {
         Some(self.ws.buffered_amount())
+    }
+}
+
+impl FrameConn for TokioConn {
+    fn send_frame_within(&mut self, frame: Frame, limit: Duration) -> Result<(), Failure> {
+        let Self { ws, runtime } = self;
+        block_on_within(runtime, limit, ws.send_frame(frame))
+            .ok_or(Failure::WaitTimedOut)?
+            .map_err(failure)
+    }
+
+    fn recv_frame_within(&mut self, limit: Duration) -> Option<Result<Frame, Failure>> {
+        let Self { ws, runtime } = self;
+        match block_on_within(runtime, limit, ws.recv_frame()) {
+            None => Some(Err(Failure::WaitTimedOut)),
+            Some(item) => item.map(|r| r.map_err(failure)),
+        }
     }
 }

@@ -29,7 +29,7 @@ const HANDSHAKE_LIMIT: Duration = Duration::from_millis(500);
 
 /// The adapters' config in every case: the defaults with a short close
 /// timeout, so a close that goes wrong costs little time.
-fn config() -> Config {
+pub(crate) fn config() -> Config {
     Config::default().close_timeout(Duration::from_secs(2))
 }
 
@@ -41,7 +41,7 @@ fn request_for(tcp: &TcpStream, path: &str) -> ClientRequest {
 /// Runs a case with the adapter as the server: the raw client (in its own
 /// thread) does the opening handshake and then `peer`; the adapter accepts
 /// with `config` and then runs `adapter`. Returns the peer's result.
-fn with_server<A, T>(
+pub(crate) fn with_server<A, T>(
     name: &str,
     config: Config,
     peer: impl FnOnce(Peer) -> T + Send + 'static,
@@ -67,7 +67,7 @@ where
 /// Runs a case with the adapter as the client: the raw server (in its own
 /// thread) accepts the request and then runs `peer`; the adapter connects
 /// with `config` and then runs `adapter`. Returns the peer's result.
-fn with_client<A, T>(
+pub(crate) fn with_client<A, T>(
     name: &str,
     config: Config,
     peer: impl FnOnce(Peer) -> T + Send + 'static,
@@ -123,7 +123,7 @@ fn assert_close(message: &Message, code: CloseCode, reason: Option<&str>) {
 }
 
 /// The peer closes normally and checks the adapter's reply echoes 1000.
-fn close_from_peer(peer: &mut Peer) {
+pub(crate) fn close_from_peer(peer: &mut Peer) {
     let reply = peer.close_normally().expect("the adapter's close reply");
     assert_eq!(reply.code, CloseCode::NORMAL, "reply to a 1000 close");
 }
