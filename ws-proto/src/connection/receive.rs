@@ -141,6 +141,29 @@ impl Connection {
         }
         while !self.close.timed_out {
             match self.decoder.decode(&mut self.read_buf) {
+                // Frame mode's data frames go straight out, built in the
+                // return slot. Through `on_decoded` and `?` the 48-byte
+                // result was built in a stack temporary and copied out,
+                // byte-wise, twice (+20 instructions a 20 B frame under
+                // callgrind since the extension trait; 406 -> 339 with this).
+                Ok(Some(Decoded::Frame {
+                    fin,
+                    rsv,
+                    opcode,
+                    is_first,
+                    remaining,
+                    data,
+                })) => {
+                    self.note_activity();
+                    return Ok(Some(Ready::Frame {
+                        fin,
+                        rsv,
+                        opcode,
+                        is_first,
+                        remaining,
+                        data,
+                    }));
+                }
                 Ok(Some(decoded)) => {
                     self.note_activity();
                     if let Some(ready) = self.on_decoded(decoded)? {
@@ -221,7 +244,8 @@ impl Connection {
         }
     }
 
-    /// Everything but an uncompressed message: inflating, control frames.
+    /// Everything but an uncompressed message (and frame mode's data frames,
+    /// which `poll_ready_in_full` returns itself): inflating, control frames.
     /// `None` for a middle piece of a compressed message that inflated to
     /// nothing (as the decoder never hands out an empty middle piece of an
     /// uncompressed one).
