@@ -5,6 +5,7 @@
 //! hands the core's request or response to this module instead of messages.
 
 use std::future::{poll_fn, Future};
+use std::sync::Arc;
 
 use ws_proto::handshake::{ClientRequest, Request, Response, ServerResponse};
 use ws_proto::{Config, Connection};
@@ -146,6 +147,113 @@ pub fn accept_with_prefix<S: Transport, F: FnOnce(&Request) -> ServerResponse>(
     Box::pin(async move { Ok(open(stream, conn, callback).await?.0) })
 }
 
+/// A WebSocket request read from a transport and not answered yet, for a
+/// server that answers after waiting for something else: a proxy that
+/// first opens the backend's connection, a gateway that asks an
+/// authorisation service. [`accept_with`] is the same in one step when the
+/// answer can be given at once.
+///
+/// The time between [`read_request`] and [`respond`](Self::respond) is the
+/// application's to bound (the handshake timeout covered reading the
+/// request); dropping an `Incoming` closes the transport without an answer.
+///
+/// ```
+/// use ws_tokio::{read_request, Config, ServerResponse};
+///
+/// # async fn demo(tcp: tokio::net::TcpStream) -> Result<(), ws_tokio::Error> {
+/// let incoming = read_request(tcp, Config::default()).await?;
+/// let allowed = incoming.request().path() == "/feed"; // ask someone, await, ...
+/// let answer = if allowed {
+///     incoming.request().accept()
+/// } else {
+///     ServerResponse::reject(403, "not here")
+/// };
+/// let ws = incoming.respond(answer).await?;
+/// # drop(ws);
+/// # Ok(())
+/// # }
+/// ```
+pub struct Incoming<S> {
+    shared: Arc<Shared<S>>,
+    request: Box<Request>,
+}
+
+impl<S> std::fmt::Debug for Incoming<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("request", &self.request)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads and checks the opening request from a freshly accepted transport,
+/// within [`Config::handshake_timeout`], and returns it unanswered. A
+/// request that fails the protocol's checks gets the matching error
+/// response and [`Error::Handshake`], as with [`accept_with`].
+///
+/// ```
+/// # async fn demo(tcp: tokio::net::TcpStream) -> Result<(), ws_tokio::Error> {
+/// let incoming = ws_tokio::read_request(tcp, ws_tokio::Config::default()).await?;
+/// println!("{} asks for {}", incoming.request().origin().unwrap_or("?"), incoming.request().target());
+/// let answer = incoming.request().accept();
+/// let ws = incoming.respond(answer).await?;
+/// # drop(ws);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn read_request<S: Transport>(stream: S, config: Config) -> Result<Incoming<S>, Error> {
+    let shared = Shared::new(stream, Connection::server(config));
+    match poll_fn(|cx| shared.poll_opening(cx)).await {
+        Some(Ok(Opened::Request(request))) => Ok(Incoming { shared, request }),
+        Some(Ok(_)) => Err(Error::ConnectionClosed),
+        other => Err(fail_opening(&shared, other).await),
+    }
+}
+
+impl<S: Transport> Incoming<S> {
+    /// The request: path, query, headers, `Origin`, subprotocols and
+    /// extension offers.
+    ///
+    /// ```
+    /// # async fn demo(tcp: tokio::net::TcpStream) -> Result<(), ws_tokio::Error> {
+    /// let incoming = ws_tokio::read_request(tcp, ws_tokio::Config::default()).await?;
+    /// let wants_chat = incoming.request().protocols().iter().any(|p| p == "chat");
+    /// # let _ = wants_chat;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// Writes `response` and, for an acceptance, returns the open stream.
+    /// A refusal is written, the transport shut down, and
+    /// [`Error::Handshake`] with
+    /// [`HandshakeError::Refused`](ws_proto::handshake::HandshakeError::Refused)
+    /// returned. Extensions are negotiated from the [`Config`] given to
+    /// [`read_request`], or taken from the response when it carries them
+    /// ([`ServerResponse::with_extensions`]).
+    ///
+    /// ```
+    /// # async fn demo(tcp: tokio::net::TcpStream) -> Result<(), ws_tokio::Error> {
+    /// let incoming = ws_tokio::read_request(tcp, ws_tokio::Config::default()).await?;
+    /// let answer = incoming.request().accept_with_protocol("chat").unwrap_or_else(|_| incoming.request().accept());
+    /// let ws = incoming.respond(answer).await?;
+    /// # drop(ws);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn respond(self, response: ServerResponse) -> Result<WebSocketStream<S>, Error> {
+        let Self { shared, request } = self;
+        drop(request);
+        shared.respond(response)?;
+        match poll_fn(|cx| shared.poll_opening(cx)).await {
+            Some(Ok(_)) => Ok(WebSocketStream::from_shared(shared)),
+            other => Err(fail_opening(&shared, other).await),
+        }
+    }
+}
+
 /// Runs the core's opening handshake over `stream` with the message driver.
 /// Server: answers the request with `callback`, writes an acceptance and
 /// returns the open stream. Client: returns the open stream and the checked
@@ -163,12 +271,21 @@ async fn open<S: Transport>(
         shared.respond(callback(request))?;
         opened = poll_fn(|cx| shared.poll_opening(cx)).await;
     }
-    match opened.unwrap_or(Err(Error::ConnectionClosed)) {
-        Ok(opened) => Ok((WebSocketStream::from_shared(shared), opened.response())),
-        Err(err) => {
-            // The driver writes what the core owes the peer, then shuts down.
-            while poll_fn(|cx| shared.poll_opening(cx)).await.is_some() {}
-            Err(err)
-        }
+    match opened {
+        Some(Ok(opened)) => Ok((WebSocketStream::from_shared(shared), opened.response())),
+        other => Err(fail_opening(&shared, other).await),
+    }
+}
+
+/// A handshake that ended without opening: the driver writes what the core
+/// owes the peer (an error response, a refusal), then shuts down.
+async fn fail_opening<S: Transport>(
+    shared: &Shared<S>,
+    outcome: Option<Result<Opened, Error>>,
+) -> Error {
+    while poll_fn(|cx| shared.poll_opening(cx)).await.is_some() {}
+    match outcome {
+        Some(Err(err)) => err,
+        _ => Error::ConnectionClosed,
     }
 }

@@ -306,6 +306,7 @@ pub mod h2;
 mod handshake;
 mod proxy;
 mod reconnect;
+mod relay;
 mod stream;
 #[cfg(feature = "hyper")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
@@ -314,8 +315,9 @@ pub mod upgrade;
 pub use connect::{connect, connect_with, connect_with_proxy, Connector, MaybeTlsStream};
 pub use error::Error;
 pub use frames::Frames;
-pub use handshake::{accept, accept_with, accept_with_prefix, client};
+pub use handshake::{accept, accept_with, accept_with_prefix, client, read_request, Incoming};
 pub use reconnect::{ReconnectEvent, ReconnectPolicy, ReconnectSender, Reconnecting};
+pub use relay::{proxy, relay, Direction, RelayReport};
 pub use stream::{ReadHalf, Transport, WebSocketStream, WriteHalf};
 pub use ws_proto::CloseKind;
 

@@ -50,7 +50,7 @@ pub use client::{ClientHandshake, ClientRequest, Response};
 pub use config::HandshakeConfig;
 pub use error::{HandshakeError, Rejection, RequestError, ResponseError};
 pub use headers::Header;
-pub use relay::Relay;
+pub use relay::{Leg, Relay};
 pub(crate) use server::answer_extensions;
 pub use server::{Limits, Request};
 pub use url::InvalidUrl;

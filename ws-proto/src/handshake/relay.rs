@@ -51,7 +51,7 @@ use core::net::IpAddr;
 use super::headers::{self, Header};
 use super::{ClientRequest, InvalidUrl, Request, Response, ServerResponse};
 use crate::extensions::{parse_element, split_outside_quotes};
-use crate::{Extension, MessageKind, NegotiateExtension, ProtocolError, RSV1};
+use crate::{CloseCode, Config, Extension, MessageKind, NegotiateExtension, ProtocolError, RSV1};
 
 /// The handshake decisions of a relaying proxy, and the extensions it passes
 /// through: permessage-deflate (RSV1) from [`Relay::new`], others added with
@@ -273,6 +273,95 @@ impl Relay {
     }
 }
 
+impl Relay {
+    /// `base` made fit for either leg of a relay: frames delivered in
+    /// pieces of at most `max_chunk` bytes, pings and close frames passed
+    /// on rather than answered (the peers answer them), and no size limit
+    /// of the relay's own (the backend's apply). The other settings of
+    /// `base` (timeouts, handshake limits) stay.
+    ///
+    /// ```
+    /// use ws_proto::handshake::Relay;
+    /// let leg = Relay::leg_config(ws_proto::Config::default(), 64 * 1024);
+    /// assert_eq!(leg.get_max_frame_size(), usize::MAX);
+    /// assert_eq!(leg.get_max_message_size(), usize::MAX);
+    /// ```
+    pub fn leg_config(base: Config, max_chunk: usize) -> Config {
+        base.deliver_frames(max_chunk)
+            .auto_pong(false)
+            .auto_close_reply(false)
+            .max_frame_size(usize::MAX)
+            .max_message_size(usize::MAX)
+    }
+
+    /// The answer for the client when the backend's connection could not be
+    /// opened: the backend's own refusal status (`backend_status`, 400 and
+    /// up) passed on, 504 when it did not answer in time, 502 otherwise;
+    /// `why` goes in the body.
+    ///
+    /// ```
+    /// use ws_proto::handshake::Relay;
+    /// assert_eq!(Relay::refusal(Some(403), false, "forbidden").status(), 403);
+    /// assert_eq!(Relay::refusal(None, true, "timed out").status(), 504);
+    /// assert_eq!(Relay::refusal(None, false, "connection refused").status(), 502);
+    /// ```
+    pub fn refusal(backend_status: Option<u16>, timed_out: bool, why: &str) -> ServerResponse {
+        match backend_status {
+            Some(status) if (400..600).contains(&status) => {
+                ServerResponse::reject(status, format!("the backend refused: {why}"))
+            }
+            _ if timed_out => {
+                ServerResponse::reject(504, format!("the backend did not answer in time: {why}"))
+            }
+            _ => ServerResponse::reject(502, format!("the backend could not be opened: {why}")),
+        }
+    }
+}
+
+/// One of a relay's two connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leg {
+    /// The connection the client opened to the relay.
+    Client,
+    /// The connection the relay opened to the backend.
+    Backend,
+}
+
+impl Relay {
+    /// The close a relay sends on the leg `toward` when the other leg ended
+    /// without a close frame to pass on: `other_failed` when the other
+    /// peer broke the protocol (the relay's connection to it failed, and
+    /// told it why), otherwise it went away (its transport closed, or its
+    /// close timed out).
+    ///
+    /// * Toward the client when the backend failed: 1014 (bad gateway).
+    /// * Otherwise: 1001 (going away), as the other end of the relay is gone.
+    ///
+    /// A close frame the other peer did send is passed on as it was, not
+    /// replaced by one of these.
+    ///
+    /// ```
+    /// use ws_proto::handshake::{Leg, Relay};
+    /// use ws_proto::CloseCode;
+    /// assert_eq!(Relay::close_for(Leg::Client, true).0, CloseCode::BAD_GATEWAY);
+    /// assert_eq!(Relay::close_for(Leg::Backend, true).0, CloseCode::GOING_AWAY);
+    /// ```
+    pub fn close_for(toward: Leg, other_failed: bool) -> (CloseCode, &'static str) {
+        match (toward, other_failed) {
+            (Leg::Client, true) => (
+                CloseCode::BAD_GATEWAY,
+                "the backend broke the WebSocket protocol",
+            ),
+            (Leg::Client, false) => (CloseCode::GOING_AWAY, "the backend went away"),
+            (Leg::Backend, true) => (
+                CloseCode::GOING_AWAY,
+                "the client broke the WebSocket protocol",
+            ),
+            (Leg::Backend, false) => (CloseCode::GOING_AWAY, "the client went away"),
+        }
+    }
+}
+
 /// The headers of `all` that a relay copies to the other leg.
 fn end_to_end(all: &[Header]) -> impl Iterator<Item = &Header> {
     // Headers the `Connection` header names are hop-by-hop too.
@@ -386,7 +475,7 @@ impl Extension for Relayed {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Config, Connection, Event, RSV2};
+    use crate::{Connection, Event, RSV2};
 
     const OFFERING: &[u8] = b"GET /feed?a=1 HTTP/1.1\r\nHost: proxy.example\r\nUpgrade: websocket\r\n\
         Connection: Upgrade, X-Hop\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
