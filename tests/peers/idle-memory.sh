@@ -12,6 +12,10 @@
 # growth per connection. The target (IDLE_TARGET_BYTES, default 1536 =
 # 1.5 KiB) applies to connections without compression; the deflate figure is
 # reported (see README.md for why it is larger). Raises `ulimit -n`.
+# Then the same through the reverse proxy (`ws-tokio --example proxy`) in
+# front of an echo server: the proxy's growth per relayed pair (its client
+# connection, its backend connection and the relay task), which must stay
+# within twice the echo server's per connection (IDLE_PROXY_FACTOR, 2).
 # Prints `idle-memory: N passed, N failed`; exits non-zero if over target.
 #
 # Where the bytes go (10,000 connections, glibc malloc, counted with a
@@ -28,14 +32,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 COUNT=${IDLE_CONNECTIONS:-10000}
 TARGET=${IDLE_TARGET_BYTES:-1536}
-# Both ends of every connection are on this machine, one per process.
-ulimit -n $((COUNT + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
-if (($(ulimit -n) < COUNT + 100)); then
+# Both ends of every connection are on this machine, one per process; the
+# proxy holds two sockets per client.
+ulimit -n $((2 * COUNT + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+if (($(ulimit -n) < 2 * COUNT + 100)); then
     log "ulimit -n is $(ulimit -n): not enough for $COUNT connections"
     fail "raise the open-file limit"
     finish
 fi
 build_bins || { fail "build our binaries"; finish; }
+copy_example ws-tokio proxy "$PEERS_BIN/tokio-proxy" "usage: proxy LISTEN_ADDR" || { fail "build the proxy"; finish; }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
@@ -43,6 +49,8 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 child_of() { tr -d ' \n' <"/proc/$1/task/$1/children"; }
 
 # measure LABEL [peer-check hold flags...]: sets PER_CONNECTION (bytes).
+# With MEASURE_PROXY=1 the holder connects through the proxy, and the
+# proxy's memory is measured instead of the echo server's.
 measure() {
     local label=$1
     shift
@@ -51,6 +59,13 @@ measure() {
     start server_pid "$WORK/server-$label.log" timeout 900 "$PEERS_BIN/tokio-echo-server" "127.0.0.1:$port"
     wait_for_line "$WORK/server-$label.log" '^listening on' 20 || return 1
     server=$(child_of "$server_pid")
+    if [[ ${MEASURE_PROXY:-0} == 1 ]]; then
+        local backend=$port
+        port=$(free_port)
+        start proxy_pid "$WORK/proxy-$label.log" timeout 900 "$PEERS_BIN/tokio-proxy" "127.0.0.1:$port" "ws://127.0.0.1:$backend/"
+        wait_for_line "$WORK/proxy-$label.log" '^listening on' 20 || return 1
+        server=$(child_of "$proxy_pid")
+    fi
     [[ -n $server && -r /proc/$server/status ]] || return 1
     sleep 0.5
     before=$(rss_kib "$server")
@@ -69,6 +84,7 @@ measure() {
     after=$(rss_kib "$server")
     exec 3>&- # the holder lets go
     stop_pid "$holder_pid"
+    [[ ${MEASURE_PROXY:-0} == 1 ]] && stop_pid "$proxy_pid"
     stop_pid "$server_pid"
     PER_CONNECTION=$(((after - before) * 1024 / COUNT))
     log "$label: server VmRSS ${before} KiB -> ${after} KiB with $COUNT idle connections: $PER_CONNECTION bytes per connection"
@@ -84,6 +100,14 @@ fi
 measure deflate || { fail "measure with permessage-deflate"; finish; }
 deflate=$PER_CONNECTION
 pass "idle connection with permessage-deflate negotiated: $deflate bytes (reported, no target)"
-echo "idle-memory: bytes per idle connection: plain=$plain deflate=$deflate (count=$COUNT)"
+FACTOR=${IDLE_PROXY_FACTOR:-2}
+MEASURE_PROXY=1 measure proxied --no-deflate || { fail "measure through the proxy"; finish; }
+proxied=$PER_CONNECTION
+if ((proxied <= FACTOR * plain)); then
+    pass "idle pair through the proxy: $proxied bytes in the proxy (target <= $FACTOR x $plain)"
+else
+    fail "idle pair through the proxy: $proxied bytes in the proxy (target <= $FACTOR x $plain)"
+fi
+echo "idle-memory: bytes per idle connection: plain=$plain deflate=$deflate proxied-pair=$proxied (count=$COUNT)"
 
 finish

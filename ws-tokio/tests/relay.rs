@@ -168,6 +168,35 @@ async fn path_query_subprotocol_deflate_and_headers_pass_through() {
 }
 
 #[tokio::test]
+async fn a_client_without_deflate_gets_none_through_a_backend_that_has_it() {
+    bounded(async {
+        let (backend, seen) = start_backend(Request::accept, Config::default(), echo).await;
+        let proxy = start_proxy(backend).await;
+        let request = ClientRequest::from_url(&format!("ws://{proxy}/")).unwrap();
+        let (mut client, response) = connect_with(request, Config::default().deflate(None), None)
+            .await
+            .unwrap();
+        assert!(response.negotiated().is_empty());
+        let request = seen
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the backend saw a request");
+        assert_eq!(
+            request.extension_offers().count(),
+            0,
+            "the proxy offered nothing of its own"
+        );
+        client.send(Message::text("plain")).await.unwrap();
+        assert_eq!(
+            client.recv().await.unwrap().unwrap(),
+            Message::text("plain")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_backend_refusal_reaches_the_client_with_its_status() {
     bounded(async {
         let (backend, _) = start_backend(

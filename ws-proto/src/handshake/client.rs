@@ -35,6 +35,9 @@ pub struct ClientRequest {
     headers: Vec<Header>,
     /// The extensions offered with an implementation behind them.
     negotiators: crate::extensions::Negotiators,
+    /// The offers are final (a relay's, the client's own): a
+    /// configuration's extensions are not added.
+    offers_final: bool,
 }
 
 impl ClientRequest {
@@ -52,6 +55,7 @@ impl ClientRequest {
             extensions: Vec::new(),
             headers: Vec::new(),
             negotiators: Default::default(),
+            offers_final: false,
         })
     }
 
@@ -99,6 +103,9 @@ impl ClientRequest {
     /// ```
     #[allow(unused_mut)]
     pub fn offer_extensions<C: AsRef<HandshakeConfig> + ?Sized>(mut self, config: &C) -> Self {
+        if self.offers_final {
+            return self;
+        }
         for extension in config.as_ref().negotiators() {
             self = self.offer_implemented(extension);
         }
@@ -123,6 +130,13 @@ impl ClientRequest {
         }
         self.extensions.push(extension.offer());
         self.negotiators.0.push(extension);
+        self
+    }
+
+    /// Makes the offers so far the only ones: a configuration's extensions
+    /// are not added (a relay offers what its client offered, nothing else).
+    pub(crate) fn offers_final(mut self) -> Self {
+        self.offers_final = true;
         self
     }
 

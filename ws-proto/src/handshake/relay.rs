@@ -163,7 +163,8 @@ impl Relay {
     /// whatever parameters the backend answers with (the client checks
     /// them) and own the extension's bits without decoding, so that
     /// connection must deliver frames. The configuration's own extensions
-    /// (permessage-deflate by default) are not offered a second time.
+    /// (permessage-deflate by default) are not offered: the backend is
+    /// offered what the client offered, nothing else.
     ///
     /// ```
     /// use ws_proto::handshake::{Relay, Request};
@@ -213,6 +214,9 @@ impl Relay {
         for offer in offers {
             out = out.offer_implemented(Arc::new(offer));
         }
+        // Only what the client offered: an extension the backend agreed to
+        // on the relay's offer alone would reach a client that never asked.
+        out = out.offers_final();
         let mut forwarded = None;
         for h in end_to_end(request.headers()) {
             if h.name.eq_ignore_ascii_case("x-forwarded-for") && forwarded_for.is_some() {
@@ -618,6 +622,23 @@ mod tests {
             server.poll_event(),
             Ok(Some(Event::Text(text.as_str().into())))
         );
+    }
+
+    #[test]
+    fn a_client_that_offers_no_extension_gets_the_backend_none_offered() {
+        let (request, _) = Request::parse(
+            b"GET / HTTP/1.1\r\nHost: p\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        let to_backend = Relay::new()
+            .backend_request(&request, "ws://b/", None)
+            .unwrap();
+        // The default configuration would offer permessage-deflate.
+        let mut conn = Connection::client(to_backend, Config::default());
+        let head = head_of(&mut conn);
+        assert!(!head.contains("Sec-WebSocket-Extensions"), "{head}");
     }
 
     #[test]
