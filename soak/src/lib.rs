@@ -7,7 +7,9 @@
 //!   fault it applies ([`log`]: JSON lines with the time and the
 //!   connection). The `fault-proxy` binary runs it.
 //! * [`fault`]: the faults, a connection's plan of them, their text form.
-//! * [`check`]: what the soak client checks about its echoes.
+//! * [`check`]: what the soak client checks about its echoes; [`report`]:
+//!   what it makes of the fault log (dead-link detection, what each fault
+//!   looked like to the client).
 //! * The `soak-server` binary (ws-tokio echo with keepalive) and the
 //!   `soak-client` binary (ws-tokio reconnecting clients and ws-blocking
 //!   clients on threads, sending numbered messages) that
@@ -17,3 +19,4 @@ pub mod check;
 pub mod fault;
 pub mod log;
 pub mod proxy;
+pub mod report;

@@ -24,7 +24,6 @@
 //! allows (plus slack), when a client gave up, or when the server's fds or
 //! memory grew.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -32,7 +31,8 @@ use std::time::{Duration, Instant};
 
 use ws_soak::check::{Counts, SeqCheck};
 use ws_soak::fault::{parse_duration, Rng};
-use ws_soak::log::{field, now_ms};
+use ws_soak::log::now_ms;
+use ws_soak::report::{analyse, percentile, FaultRecord, Life, Loss};
 use ws_tokio::ws_proto::handshake::proxy::ProxySetting;
 use ws_tokio::{
     ClientRequest, CloseCode, Config, Message, ReconnectEvent, ReconnectPolicy, Reconnecting,
@@ -108,15 +108,6 @@ fn parse_args() -> Result<Args, String> {
     }
     a.blocking = a.blocking.min(a.connections);
     Ok(a)
-}
-
-/// One connection's life, as a client saw it.
-#[derive(Debug, Clone)]
-struct Life {
-    path: String,
-    opened_ms: u64,
-    /// When it was lost, the close code and the error kind (if one).
-    lost: Option<(u64, CloseCode, String)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -299,7 +290,7 @@ async fn tokio_client(id: usize, g: Arc<Global>) {
                 Some(Ok(ReconnectEvent::Message(_))) => {}
                 Some(Ok(ReconnectEvent::Disconnected { close, error, retry_in })) => {
                     let kind = error.as_ref().map_or_else(String::new, error_kind);
-                    life.lost = Some((now_ms(), close.code, kind));
+                    life.lost = Some(Loss { t_ms: now_ms(), code: close.code, error: kind });
                     g.life(life.clone());
                     check.connection_lost();
                     lost_at = Some(Instant::now());
@@ -468,7 +459,11 @@ fn blocking_client(id: usize, g: &Global) {
             gauges.set(true, check.outstanding());
         };
         let Some((code, kind)) = lost else { break };
-        life.lost = Some((now_ms(), code, kind));
+        life.lost = Some(Loss {
+            t_ms: now_ms(),
+            code,
+            error: kind,
+        });
         g.life(life);
         check.connection_lost();
         gauges.set(false, 0);
@@ -509,93 +504,6 @@ fn wait_settled(g: &Global, limit: Duration, need_idle: bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
-}
-
-/// One fault line of the proxy's log.
-struct LoggedFault {
-    t_ms: u64,
-    conn: u64,
-    kind: String,
-    dir: String,
-    ms: u64,
-}
-
-struct FaultLog {
-    /// Every fault applied.
-    total: usize,
-    /// The faults applied to a client's current connection: not those on a
-    /// connection the client had already replaced (a dead link the client
-    /// gave up on, still open in the proxy), which no client sees.
-    faults: Vec<LoggedFault>,
-    paths: BTreeMap<u64, String>,
-    /// When each connection's request went through.
-    requested: BTreeMap<u64, u64>,
-}
-
-fn read_fault_log(path: &str) -> FaultLog {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut log = FaultLog {
-        faults: Vec::new(),
-        paths: BTreeMap::new(),
-        requested: BTreeMap::new(),
-        total: 0,
-    };
-    for line in text.lines() {
-        let conn = field(line, "conn")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        match field(line, "event") {
-            Some("request") => {
-                if let Some(p) = field(line, "path") {
-                    log.paths.insert(conn, p.to_owned());
-                    let t = field(line, "t_ms")
-                        .and_then(|t| t.parse().ok())
-                        .unwrap_or(0);
-                    log.requested.insert(conn, t);
-                }
-            }
-            Some("fault") => log.faults.push(LoggedFault {
-                t_ms: field(line, "t_ms")
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0),
-                conn,
-                kind: field(line, "fault").unwrap_or("?").to_owned(),
-                dir: field(line, "dir").unwrap_or("").to_owned(),
-                ms: field(line, "ms").and_then(|t| t.parse().ok()).unwrap_or(0),
-            }),
-            _ => {}
-        }
-    }
-    log.total = log.faults.len();
-    let mut by_path: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
-    for (conn, path) in &log.paths {
-        by_path
-            .entry(path.as_str())
-            .or_default()
-            .push((log.requested[conn], *conn));
-    }
-    let current = |fault: &LoggedFault| {
-        let (Some(path), Some(&since)) =
-            (log.paths.get(&fault.conn), log.requested.get(&fault.conn))
-        else {
-            return false;
-        };
-        !by_path[path.as_str()]
-            .iter()
-            .any(|&(t, c)| c != fault.conn && t > since && t <= fault.t_ms)
-    };
-    let keep: Vec<bool> = log.faults.iter().map(current).collect();
-    let mut keep = keep.into_iter();
-    log.faults.retain(|_| keep.next().unwrap_or(false));
-    log
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[i]
 }
 
 fn main() -> ExitCode {
@@ -710,152 +618,38 @@ fn main() -> ExitCode {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let log = args.fault_log.as_deref().map(read_fault_log);
+    let log = args
+        .fault_log
+        .as_deref()
+        .map(|path| FaultRecord::parse(&std::fs::read_to_string(path).unwrap_or_default()));
     let faults = log.as_ref().map_or(0, |l| l.total);
 
-    // Dead links: each stall longer than the idle timeout, on a connection
-    // open at the time, must end that connection within ping + idle + slack.
     let bound = args.ping + args.idle + args.slack;
-    let mut detections: Vec<f64> = Vec::new();
-    let mut undetected = 0usize;
-    // What each fault, the last one before a loss, looked like to the client.
-    let mut table: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    if let Some(log) = &log {
-        let mut by_path: BTreeMap<&str, Vec<&LoggedFault>> = BTreeMap::new();
-        for fault in &log.faults {
-            if let Some(path) = log.paths.get(&fault.conn) {
-                by_path.entry(path.as_str()).or_default().push(fault);
-            }
-        }
-        for fault in &log.faults {
-            if fault.kind != "stall" || fault.ms <= args.idle.as_millis() as u64 {
-                continue;
-            }
-            let Some(path) = log.paths.get(&fault.conn) else {
-                continue;
-            };
-            // Open at the time (its handshake done), and the window must end
-            // before the proxy was quiesced (which ends stalls).
-            let since = log.requested.get(&fault.conn).copied().unwrap_or(0);
-            let Some(life) = lives.iter().find(|l| {
-                &l.path == path
-                    && l.opened_ms + 100 >= since
-                    && l.opened_ms <= fault.t_ms
-                    && l.lost.as_ref().is_none_or(|(t, ..)| *t >= fault.t_ms)
-            }) else {
-                continue;
-            };
-            match life.lost {
-                Some((t, ..)) if t <= fault.t_ms + bound.as_millis() as u64 => {
-                    detections.push((t - fault.t_ms) as f64 / 1000.0);
-                }
-                _ if fault.t_ms + bound.as_millis() as u64 >= quiesced_ms => {}
-                _ => {
-                    undetected += 1;
-                    eprintln!(
-                        "soak-client: {path}: stall of {} ms at {} not detected within {bound:?}",
-                        fault.ms, fault.t_ms
-                    );
-                }
-            }
-        }
-        // Per fault kind: how often the connection it hit was lost within
-        // the detection bound, and how often it stayed up.
-        let mut outcome: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for fault in &log.faults {
-            let Some(path) = log.paths.get(&fault.conn) else {
-                continue;
-            };
-            let since = log.requested.get(&fault.conn).copied().unwrap_or(0);
-            let Some(life) = lives.iter().find(|l| {
-                &l.path == path
-                    && l.opened_ms + 100 >= since
-                    && l.opened_ms <= fault.t_ms
-                    && l.lost.as_ref().is_none_or(|(t, ..)| *t >= fault.t_ms)
-            }) else {
-                continue;
-            };
-            let name = match fault.kind.as_str() {
-                "stall" if fault.ms > args.idle.as_millis() as u64 => {
-                    format!("stall {} long", fault.dir)
-                }
-                "stall" => format!("stall {} short", fault.dir),
-                _ if fault.dir.is_empty() => fault.kind.clone(),
-                _ => format!("{} {}", fault.kind, fault.dir),
-            };
-            let entry = outcome.entry(name).or_default();
-            match life.lost {
-                Some((t, ..)) if t <= fault.t_ms + bound.as_millis() as u64 => entry.0 += 1,
-                _ => entry.1 += 1,
-            }
-        }
-        for (name, (ended, stayed)) in &outcome {
-            eprintln!("soak-client: applied {name:<18} connection lost within {bound:?}: {ended}, stayed up: {stayed}");
-        }
-        for life in &lives {
-            let Some((t, code, kind)) = &life.lost else {
-                continue;
-            };
-            // The faults applied to this connection before it was lost: the
-            // latest reset, cut or half-close within 2 s before the loss
-            // explains it; else the latest stall longer than the idle
-            // timeout within the detection bound; else the latest fault.
-            let during: Vec<&LoggedFault> = by_path
-                .get(life.path.as_str())
-                .map(|faults| {
-                    faults
-                        .iter()
-                        .filter(|f| f.t_ms <= *t + 50 && f.t_ms + 100 >= life.opened_ms)
-                        .copied()
-                        .collect()
-                })
-                .unwrap_or_default();
-            let idle_ms = args.idle.as_millis() as u64;
-            let last = during
-                .iter()
-                .rev()
-                .find(|f| {
-                    matches!(f.kind.as_str(), "reset" | "cut" | "halfclose") && f.t_ms + 2000 >= *t
-                })
-                .or_else(|| {
-                    during.iter().rev().find(|f| {
-                        f.kind == "stall"
-                            && f.ms > idle_ms
-                            && f.t_ms + bound.as_millis() as u64 >= *t
-                    })
-                })
-                .or(during.last());
-            let row = match last {
-                Some(f) if f.kind == "stall" => {
-                    let long = if f.ms > args.idle.as_millis() as u64 {
-                        "long"
-                    } else {
-                        "short"
-                    };
-                    format!("stall {} {long}", f.dir)
-                }
-                Some(f) if f.dir.is_empty() => f.kind.clone(),
-                Some(f) => format!("{} {}", f.kind, f.dir),
-                None => "none".into(),
-            };
-            let client = if life.path.contains("/t") {
-                "ws-tokio"
-            } else {
-                "ws-blocking"
-            };
-            let seen = format!("{client}: {} {}", code, kind).trim_end().to_owned();
-            *table.entry(row).or_default().entry(seen).or_insert(0) += 1;
-        }
+    let empty = FaultRecord::parse("");
+    let analysis = analyse(
+        log.as_ref().unwrap_or(&empty),
+        &lives,
+        args.idle,
+        bound,
+        quiesced_ms,
+    );
+    for (name, (ended, stayed)) in &analysis.outcome {
+        eprintln!("soak-client: applied {name:<18} connection lost within {bound:?}: {ended}, stayed up: {stayed}");
     }
-    detections.sort_by(f64::total_cmp);
+    for line in &analysis.undetected {
+        eprintln!("soak-client: {line}");
+    }
+    let detections = &analysis.detections;
+    let undetected = analysis.undetected.len();
+    let table = &analysis.table;
     let max_detect = detections.last().copied().unwrap_or(0.0);
-    let p99_detect = percentile(&detections, 0.99);
+    let p99_detect = percentile(detections, 0.99);
     let over: Vec<&Reconnect> = reconnects.iter().filter(|r| r.took > r.allowed).collect();
     let max_reconnect = reconnects
         .iter()
         .map(|r| r.took.as_secs_f64())
         .fold(0.0, f64::max);
-    for (row, seen) in &table {
+    for (row, seen) in table {
         let seen: Vec<String> = seen.iter().map(|(k, n)| format!("{k} x{n}")).collect();
         eprintln!("soak-client: fault {row:<18} -> {}", seen.join("; "));
     }
