@@ -24,12 +24,10 @@ pub struct Randomness {
 
 #[derive(Debug, Clone)]
 enum Source {
-    /// The pool is allocated on first use: servers never mask, so they never need it.
+    /// Bytes from the thread's pool of OS randomness ([`os_pool`]): a
+    /// connection holds none of its own, and clones never repeat bytes.
     #[cfg(feature = "std")]
-    Os {
-        pool: Option<Box<[u8; 256]>>,
-        used: u16,
-    },
+    Os,
     Seeded(u64),
     Callback(fn(&mut [u8])),
 }
@@ -54,12 +52,7 @@ impl Randomness {
     #[cfg(feature = "std")]
     #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     pub fn os() -> Self {
-        Self {
-            source: Source::Os {
-                pool: None,
-                used: 256,
-            },
-        }
+        Self { source: Source::Os }
     }
 
     /// A deterministic generator for tests and fuzzing. **Not secure**: masking
@@ -104,17 +97,7 @@ impl Randomness {
     pub fn fill(&mut self, out: &mut [u8]) {
         match &mut self.source {
             #[cfg(feature = "std")]
-            Source::Os { pool, used } => {
-                let pool = pool.get_or_insert_with(|| Box::new([0; 256]));
-                for b in out {
-                    if usize::from(*used) == pool.len() {
-                        getrandom::fill(&mut pool[..]).expect("the OS random generator failed");
-                        *used = 0;
-                    }
-                    *b = pool[usize::from(*used)];
-                    *used += 1;
-                }
-            }
+            Source::Os => os_pool::fill(out),
             Source::Callback(fill) => fill(out),
             Source::Seeded(state) => {
                 for chunk in out.chunks_mut(8) {
@@ -140,5 +123,66 @@ impl Randomness {
         let mut key = [0; 4];
         self.fill(&mut key);
         key
+    }
+}
+
+/// The OS randomness a thread's connections draw from: one getrandom call
+/// per 256 bytes (64 masking keys), and no buffer per connection (a
+/// client connection kept a 256-byte one before, allocated at its
+/// handshake; every relayed pair has a client connection).
+#[cfg(feature = "std")]
+mod os_pool {
+    use core::cell::RefCell;
+
+    const SIZE: usize = 256;
+
+    struct Pool {
+        bytes: [u8; SIZE],
+        used: usize,
+    }
+
+    std::thread_local! {
+        static POOL: RefCell<Pool> = const { RefCell::new(Pool { bytes: [0; SIZE], used: SIZE }) };
+    }
+
+    /// Fills `out` from the thread's pool (straight from the OS while the
+    /// thread is being torn down).
+    pub(super) fn fill(out: &mut [u8]) {
+        let drawn = POOL.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            for b in out.iter_mut() {
+                if pool.used == SIZE {
+                    getrandom::fill(&mut pool.bytes).expect("the OS random generator failed");
+                    pool.used = 0;
+                }
+                *b = pool.bytes[pool.used];
+                pool.used += 1;
+            }
+        });
+        if drawn.is_err() {
+            getrandom::fill(out).expect("the OS random generator failed");
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use crate::Randomness;
+
+        #[test]
+        fn clones_never_repeat_each_others_bytes() {
+            let mut a = Randomness::os();
+            let mut b = a.clone();
+            let (mut x, mut y) = ([0u8; 64], [0u8; 64]);
+            a.fill(&mut x);
+            b.fill(&mut y);
+            assert_ne!(x, y);
+        }
+
+        #[test]
+        fn more_than_a_pool_at_once() {
+            let mut out = [0u8; 1000];
+            Randomness::os().fill(&mut out);
+            assert!(out.iter().any(|b| *b != 0));
+        }
     }
 }

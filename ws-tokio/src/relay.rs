@@ -4,15 +4,17 @@
 //! ([`Relay`](ws_proto::handshake::Relay)); this module moves the frames.
 
 use std::fmt;
+use std::future::{poll_fn, Future};
 use std::net::IpAddr;
+use std::task::{ready, Context, Poll};
 
+use ws_proto::frame::OpCode;
 use ws_proto::handshake::proxy::ProxySetting;
 use ws_proto::handshake::{HandshakeError, Leg, Relay};
 use ws_proto::{Config, ReadyState};
 
-use crate::{
-    connect_with_proxy, read_request, Error, ReadHalf, Transport, WebSocketStream, WriteHalf,
-};
+use crate::driver::Shared;
+use crate::{connect_with_proxy, read_request, Error, Transport, WebSocketStream};
 
 /// Serves one client of a reverse proxy: reads its opening request from
 /// `stream`, opens the backend's connection at `backend_url` as `rules`
@@ -46,14 +48,38 @@ use crate::{
 /// }
 /// # }
 /// ```
-pub async fn proxy<S: Transport>(
+pub fn proxy<S: Transport + 'static>(
     stream: S,
     client_addr: Option<IpAddr>,
     backend_url: &str,
     rules: &Relay,
     config: Config,
     max_chunk: usize,
-) -> Result<RelayReport, Error> {
+) -> impl Future<Output = Result<RelayReport, Error>> + 'static {
+    // Not an `async fn`, whose arguments would stay in the future for the
+    // relay's whole life: the handshakes go in a box of their own (with
+    // copies of the URL and rules), freed once both legs are open, and an
+    // idle pair's task keeps the relay's state and that box's pointer (the
+    // handshakes' futures take KiBs).
+    let (backend_url, rules) = (backend_url.to_owned(), rules.clone());
+    let opening = Box::pin(async move {
+        open_pair(stream, client_addr, &backend_url, &rules, config, max_chunk).await
+    });
+    async move {
+        let (to_client, to_backend) = opening.await?;
+        Ok(relay(to_client, to_backend).await)
+    }
+}
+
+/// [`proxy`]'s handshakes: both legs, open.
+async fn open_pair<S: Transport>(
+    stream: S,
+    client_addr: Option<IpAddr>,
+    backend_url: &str,
+    rules: &Relay,
+    config: Config,
+    max_chunk: usize,
+) -> Result<(WebSocketStream<S>, WebSocketStream<crate::MaybeTlsStream>), Error> {
     let leg = Relay::leg_config(config, max_chunk);
     let incoming = read_request(stream, leg.clone()).await?;
     let request = rules.backend_request(incoming.request(), backend_url, client_addr)?;
@@ -69,8 +95,9 @@ pub async fn proxy<S: Transport>(
         }
     };
     let answer = rules.client_answer(incoming.request(), &response);
+    drop(response);
     let to_client = incoming.respond(answer).await?;
-    Ok(relay(to_client, to_backend).await)
+    Ok((to_client, to_backend))
 }
 
 /// How one direction of a relay went: frames (or pieces of frames) and
@@ -121,10 +148,10 @@ impl fmt::Display for RelayReport {
 /// [`auto_close_reply(false)`](crate::Config::auto_close_reply)) so that
 /// the peers do.
 ///
-/// Memory stays bounded whatever the message size: one piece per
-/// direction (at most the connection's frame chunk) is in flight, and a
-/// piece is passed on only when the other side's write queue is below its
-/// high-water mark.
+/// Memory stays bounded whatever the message size: a piece (at most the
+/// connection's frame chunk) is read only when the other side's write
+/// queue is below its high-water mark, and queued there at once; an idle
+/// pair's state is about 200 bytes beside the two connections.
 ///
 /// When one side ends without a close frame to pass on (its transport
 /// closed, or it broke the protocol and its connection failed), the other
@@ -158,66 +185,153 @@ pub async fn relay<C: Transport, B: Transport>(
     client: WebSocketStream<C>,
     backend: WebSocketStream<B>,
 ) -> RelayReport {
-    let (mut from_client, mut to_client) = client.split();
-    let (mut from_backend, mut to_backend) = backend.split();
-    let (to_backend, to_client) = tokio::join!(
-        pass(&mut from_client, &mut to_backend, Leg::Backend),
-        pass(&mut from_backend, &mut to_client, Leg::Client),
-    );
+    // One small state machine per direction, polled from this task: an idle
+    // pair's future is these two and the two streams (a `join!` of two
+    // `async` loops over split halves took 536 bytes).
+    let mut to_backend = Pass::new(Leg::Backend);
+    let mut to_client = Pass::new(Leg::Client);
+    let (client, backend) = (client.shared(), backend.shared());
+    poll_fn(|cx| {
+        let up = to_backend.poll(cx, client, backend);
+        let down = to_client.poll(cx, backend, client);
+        if up.is_ready() && down.is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
     RelayReport {
-        to_backend,
-        to_client,
+        to_backend: to_backend.into_direction(),
+        to_client: to_client.into_direction(),
     }
 }
 
-/// One direction: frames from `from` to `to` (the leg `toward`) until
-/// `from` ends.
-async fn pass<R: Transport, W: Transport>(
-    from: &mut ReadHalf<R>,
-    to: &mut WriteHalf<W>,
+/// One direction of a relay: frames from one connection to the other (the
+/// leg `toward`) until the first has ended. A frame is read only once the
+/// other side has room, and queued there at once, so none is held here.
+struct Pass {
     toward: Leg,
-) -> Direction {
-    let mut frames = 0;
-    let mut bytes = 0;
-    let ended = loop {
-        match from.recv_frame().await {
-            Some(Ok(frame)) => {
-                let len = frame.data.len() as u64;
-                if let Err(err) = to.send_frame(frame).await {
-                    // The other side is gone; `from` learns of it when the
-                    // other direction passes that side's ending on.
-                    break Err(err);
+    step: Step,
+    frames: u64,
+    bytes: u64,
+}
+
+/// Where a [`Pass`] is. Errors are boxed: an idle pair's task keeps two of
+/// these.
+enum Step {
+    /// Waiting for room on the other side, then for the next frame.
+    Read,
+    /// Writing out a frame queued on the other side (`last`: a close
+    /// frame, after which `from` only ends).
+    Flush { last: bool },
+    /// A close frame passed on: waiting for `from` to end.
+    Finish,
+    /// Closing the other leg, the first having ended (how) without a
+    /// close frame to pass on.
+    Close(Option<Box<Error>>),
+    /// Ended, and how.
+    Done(Option<Box<Error>>),
+}
+
+impl Pass {
+    fn new(toward: Leg) -> Self {
+        Self {
+            toward,
+            step: Step::Read,
+            frames: 0,
+            bytes: 0,
+        }
+    }
+
+    fn poll<R: Transport, W: Transport>(
+        &mut self,
+        cx: &mut Context<'_>,
+        from: &Shared<R>,
+        to: &Shared<W>,
+    ) -> Poll<()> {
+        loop {
+            match &mut self.step {
+                Step::Read => {
+                    if let Err(err) = ready!(to.poll_ready(cx)) {
+                        // The other side is gone; `from` learns of it when
+                        // the other direction passes that side's ending on.
+                        self.step = Step::Done(Some(Box::new(err)));
+                        continue;
+                    }
+                    match ready!(from.poll_next_frame(cx)) {
+                        Some(Ok(frame)) => {
+                            let len = frame.data.len() as u64;
+                            let last = frame.opcode == OpCode::Close;
+                            self.step = match to.start_send(frame) {
+                                Ok(()) => {
+                                    self.frames += 1;
+                                    self.bytes += len;
+                                    Step::Flush { last }
+                                }
+                                Err(err) => Step::Done(Some(Box::new(err))),
+                            };
+                        }
+                        // `from`'s connection failed and told its peer why.
+                        Some(Err(err)) => self.end(to, Some(Box::new(err))),
+                        // After `from`'s close frame (passed on already), or
+                        // its transport closed without one.
+                        None => self.end(to, None),
+                    }
                 }
-                frames += 1;
-                bytes += len;
-            }
-            Some(Err(err)) => {
-                // `from`'s connection failed and told its peer why.
-                end(to, toward, true).await;
-                break Err(err);
-            }
-            None => {
-                // After `from`'s close frame (passed on already), or its
-                // transport closed without one.
-                end(to, toward, false).await;
-                break Ok(());
+                Step::Flush { last } => {
+                    let last = *last;
+                    self.step = match ready!(to.poll_flush(cx)) {
+                        Ok(()) if last => Step::Finish,
+                        Ok(()) => Step::Read,
+                        Err(err) => Step::Done(Some(Box::new(err))),
+                    };
+                }
+                Step::Finish => {
+                    // Nothing follows a close frame but the end.
+                    self.step = match ready!(from.poll_next_frame(cx)) {
+                        Some(Ok(_)) => continue,
+                        Some(Err(err)) => Step::Done(Some(Box::new(err))),
+                        None => Step::Done(None),
+                    };
+                }
+                Step::Close(ended) => {
+                    // A side already gone: the transport closing is the
+                    // ending then.
+                    let _ = ready!(to.poll_close(cx));
+                    self.step = Step::Done(ended.take());
+                }
+                Step::Done(_) => return Poll::Ready(()),
             }
         }
-    };
-    Direction {
-        frames,
-        bytes,
-        ended,
     }
-}
 
-/// Closes `to` when no close frame was passed on to it.
-async fn end<W: Transport>(to: &mut WriteHalf<W>, toward: Leg, other_failed: bool) {
-    if to.ready_state() == ReadyState::Open {
-        let (code, reason) = Relay::close_for(toward, other_failed);
-        // A side already gone, or a frame of ours half sent (a close cannot
-        // go inside it): the transport closing is the ending then.
-        let _ = to.close(code, reason).await;
+    /// `from` ended (`failed` with an error): closes `to` when no close
+    /// frame was passed on to it.
+    fn end<W: Transport>(&mut self, to: &Shared<W>, failed: Option<Box<Error>>) {
+        let (code, reason) = Relay::close_for(self.toward, failed.is_some());
+        // Refused while a frame of ours is half sent (a close cannot go
+        // inside it): the transport closing is the ending then.
+        let closing = to.with_conn(|conn| conn.ready_state()) == ReadyState::Open
+            && to.start_close(code, reason).is_ok();
+        self.step = if closing {
+            Step::Close(failed)
+        } else {
+            Step::Done(failed)
+        };
+    }
+
+    fn into_direction(self) -> Direction {
+        let ended = match self.step {
+            Step::Done(Some(err)) | Step::Close(Some(err)) => Err(*err),
+            // `relay` returns once both directions are done.
+            _ => Ok(()),
+        };
+        Direction {
+            frames: self.frames,
+            bytes: self.bytes,
+            ended,
+        }
     }
 }
 
