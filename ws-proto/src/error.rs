@@ -88,6 +88,34 @@ pub enum ProtocolError {
 }
 
 impl ProtocolError {
+    /// The close frame that fails a connection for this error: its
+    /// [`close_code`](Self::close_code) and the error in words, cut to the
+    /// 123 bytes a close frame allows (what the connection sends; a relay
+    /// that sends it itself, with
+    /// [`Config::auto_failure_close`](crate::Config::auto_failure_close)
+    /// off, sends the same).
+    ///
+    /// ```
+    /// use ws_proto::{CloseCode, ProtocolError};
+    /// let frame = ProtocolError::ReservedOpcode(3).close_frame();
+    /// assert_eq!(frame.code, CloseCode::PROTOCOL_ERROR);
+    /// assert!(frame.reason.len() <= 123 && !frame.reason.is_empty());
+    /// ```
+    pub fn close_frame(&self) -> crate::CloseFrame {
+        let mut text = self.to_string();
+        if let Some(cut) = text.find("; closing with") {
+            text.truncate(cut);
+        }
+        if text.len() > 123 {
+            let mut end = 123;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+        }
+        crate::CloseFrame::new(self.close_code(), text)
+    }
+
     /// The close code sent to the peer for this error (RFC 6455 section 7.4.1).
     ///
     /// ```

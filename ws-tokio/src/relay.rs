@@ -146,7 +146,10 @@ impl fmt::Display for RelayReport {
 /// should neither answer pings nor close frames themselves
 /// ([`auto_pong(false)`](crate::Config::auto_pong),
 /// [`auto_close_reply(false)`](crate::Config::auto_close_reply)) so that
-/// the peers do.
+/// the peers do, nor send a protocol error's close frame at once
+/// ([`auto_failure_close(false)`](crate::Config::auto_failure_close)), so
+/// that a client that breaks the protocol still gets what the backend had
+/// in flight before the close: [`Relay::leg_config`] sets all of this.
 ///
 /// Memory stays bounded whatever the message size: a piece (at most the
 /// connection's frame chunk) is read only when the other side's write
@@ -164,7 +167,8 @@ impl fmt::Display for RelayReport {
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), ws_tokio::Error> {
-/// let leg = || Config::default().deliver_frames(16 * 1024).auto_pong(false).auto_close_reply(false);
+/// use ws_tokio::ws_proto::handshake::Relay;
+/// let leg = || Relay::leg_config(Config::default(), 16 * 1024);
 /// let (c, a) = tokio::io::duplex(4096);
 /// let (b, u) = tokio::io::duplex(4096);
 /// let mut client = WebSocketStream::from_raw(c, Role::Client, Config::default());
@@ -172,9 +176,17 @@ impl fmt::Display for RelayReport {
 /// let backend_leg = WebSocketStream::from_raw(b, Role::Client, leg());
 /// let mut backend = WebSocketStream::from_raw(u, Role::Server, Config::default());
 /// let relayed = tokio::spawn(relay(client_leg, backend_leg));
+/// tokio::spawn(async move {
+///     // An echo server as the backend.
+///     while let Some(Ok(message)) = backend.recv().await {
+///         if message.is_data() && backend.send(message).await.is_err() {
+///             break;
+///         }
+///     }
+/// });
 ///
 /// client.send(Message::text("through")).await?;
-/// assert_eq!(backend.recv().await.transpose()?, Some(Message::text("through")));
+/// assert_eq!(client.recv().await.transpose()?, Some(Message::text("through")));
 /// client.close(ws_tokio::CloseCode::NORMAL, "bye").await?; // the backend answers
 /// let report = relayed.await.unwrap();
 /// assert!(report.to_backend.ended.is_ok() && report.to_client.ended.is_ok());
@@ -272,8 +284,7 @@ impl Pass {
                                 Err(err) => Step::Done(Some(Box::new(err))),
                             };
                         }
-                        // `from`'s connection failed and told its peer why.
-                        Some(Err(err)) => self.end(to, Some(Box::new(err))),
+                        Some(Err(err)) => self.fail(from, to, err),
                         // After `from`'s close frame (passed on already), or
                         // its transport closed without one.
                         None => self.end(to, None),
@@ -304,6 +315,36 @@ impl Pass {
                 Step::Done(_) => return Poll::Ready(()),
             }
         }
+    }
+
+    /// `from` failed. When its peer broke the protocol, `from` owes that
+    /// peer the failure's close frame (the legs' `auto_failure_close` is
+    /// off):
+    /// * the client failed: the backend gets that close frame, and answers
+    ///   it after what it still has in flight; the other direction passes
+    ///   all of that to the client, its close last, so the client sees what
+    ///   it would have seen talking to the backend directly;
+    /// * the backend failed: the backend leg sends its close now, and the
+    ///   client gets 1014.
+    ///
+    /// Otherwise (the transport failed) as [`end`](Self::end).
+    fn fail<R: Transport, W: Transport>(&mut self, from: &Shared<R>, to: &Shared<W>, err: Error) {
+        let owed = match &err {
+            Error::Protocol(protocol) => Some(protocol.close_frame()),
+            _ => None,
+        };
+        if let Some(frame) = owed {
+            let passed_on = self.toward == Leg::Backend
+                && to.with_conn(|conn| conn.ready_state()) == ReadyState::Open
+                && to.start_close(frame.code, &frame.reason).is_ok();
+            if passed_on {
+                self.step = Step::Close(Some(Box::new(err)));
+                return;
+            }
+            // No one to pass it to: `from`'s peer gets its close now.
+            let _ = from.start_close(frame.code, &frame.reason);
+        }
+        self.end(to, Some(Box::new(err)));
     }
 
     /// `from` ended (`failed` with an error): closes `to` when no close
@@ -344,10 +385,7 @@ mod tests {
     use tokio::io::{AsyncWriteExt, DuplexStream};
 
     fn leg() -> Config {
-        Config::default()
-            .deliver_frames(16 * 1024)
-            .auto_pong(false)
-            .auto_close_reply(false)
+        Relay::leg_config(Config::default(), 16 * 1024)
     }
 
     type Ws = WebSocketStream<DuplexStream>;
@@ -426,7 +464,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_client_that_breaks_the_protocol_gets_1002_and_the_backend_1001() {
+    async fn a_client_that_breaks_the_protocol_gets_what_was_in_flight_then_its_1002() {
         bounded(async {
             let (c, a) = tokio::io::duplex(64 * 1024);
             let (b, u) = tokio::io::duplex(64 * 1024);
@@ -436,13 +474,27 @@ mod tests {
                 WebSocketStream::from_raw(b, Role::Client, leg()),
             ));
             let mut raw_client = c;
-            // An unmasked frame from a client: a protocol error.
-            raw_client.write_all(b"\x81\x02hi").await.unwrap();
+            // A masked text "ok" (zero mask), then an unmasked frame (a
+            // protocol error) in the same write, as Autobahn's 3.x cases do.
+            raw_client
+                .write_all(b"\x81\x82\0\0\0\0ok\x81\x02hi")
+                .await
+                .unwrap();
+            // The backend echoes "ok", then gets the failure's own close.
+            assert_eq!(backend.recv().await.unwrap().unwrap(), Message::text("ok"));
+            backend.send(Message::text("ok")).await.unwrap();
             let Some(Ok(Message::Close(frame))) = backend.recv().await else {
                 panic!("no close at the backend")
             };
-            assert_eq!(frame.code, CloseCode::GOING_AWAY);
+            assert_eq!(frame.code, CloseCode::PROTOCOL_ERROR);
             assert!(backend.recv().await.is_none());
+            // The client gets the echo first, then 1002 (the backend's answer).
+            let mut wire = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut raw_client, &mut wire)
+                .await
+                .unwrap();
+            assert!(wire.starts_with(b"\x81\x02ok\x88"), "{wire:?}");
+            assert_eq!(&wire[6..8], &1002u16.to_be_bytes(), "{wire:?}");
             let report = tokio::time::timeout(Duration::from_secs(5), relayed)
                 .await
                 .unwrap()

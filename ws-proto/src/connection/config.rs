@@ -26,6 +26,7 @@ pub struct Config {
     pub(crate) max_message_size: usize,
     pub(crate) auto_pong: bool,
     pub(crate) auto_close_reply: bool,
+    pub(crate) auto_failure_close: bool,
     pub(crate) deliver_fragments: bool,
     /// Frame mode's chunk size; 0 when off.
     pub(crate) frame_chunk: usize,
@@ -52,6 +53,7 @@ pub(crate) struct Settings {
     pub(crate) randomness: Randomness,
     pub(crate) auto_pong: bool,
     pub(crate) auto_close_reply: bool,
+    pub(crate) auto_failure_close: bool,
 }
 
 impl From<Config> for Settings {
@@ -62,6 +64,7 @@ impl From<Config> for Settings {
             randomness: config.randomness,
             auto_pong: config.auto_pong,
             auto_close_reply: config.auto_close_reply,
+            auto_failure_close: config.auto_failure_close,
         }
     }
 }
@@ -93,6 +96,7 @@ impl Config {
             max_message_size: 64 << 20,
             auto_pong: true,
             auto_close_reply: true,
+            auto_failure_close: true,
             deliver_fragments: false,
             frame_chunk: 0,
             max_send_frame_size: usize::MAX,
@@ -154,6 +158,35 @@ impl Config {
     /// ```
     pub fn auto_close_reply(mut self, enabled: bool) -> Self {
         self.auto_close_reply = enabled;
+        self
+    }
+
+    /// Send the close frame of a protocol error at once (default `true`):
+    /// the peer broke the protocol, so the connection fails with the
+    /// error's code (RFC 6455 section 7.1.7). Turn it off in a relay, which
+    /// first passes the failure on to the other side and hands the peer
+    /// what that side still sends, then the other side's close: on a
+    /// protocol error the error is reported once and nothing more is read,
+    /// as if the peer's close frame had come; the connection is
+    /// [`Closing`](crate::ReadyState::Closing), frames can still be sent,
+    /// and it ends when you send a close frame (with the error's
+    /// [`close_code`](crate::ProtocolError::close_code), or the one the
+    /// other side answered with), or at the close timeout if you never do.
+    ///
+    /// ```
+    /// use ws_proto::{frame::OpCode, Config, Connection, Frame, ReadyState, Role};
+    /// let mut relay_leg = Connection::new(Role::Server, Config::default().auto_failure_close(false));
+    /// relay_leg.receive(b"\x81\x02hi"); // unmasked: a protocol error
+    /// let err = relay_leg.poll_event().unwrap_err();
+    /// assert_eq!(relay_leg.poll_transmit(), None, "no close frame yet");
+    /// assert_eq!(relay_leg.ready_state(), ReadyState::Closing);
+    /// relay_leg.send_frame(Frame::new(true, OpCode::Text, "still in flight")).unwrap();
+    /// relay_leg.close(err.close_code().unwrap(), "").unwrap();
+    /// assert_eq!(relay_leg.ready_state(), ReadyState::Closed);
+    /// assert!(relay_leg.should_close_transport());
+    /// ```
+    pub fn auto_failure_close(mut self, enabled: bool) -> Self {
+        self.auto_failure_close = enabled;
         self
     }
 

@@ -75,9 +75,16 @@ impl Connection {
     #[cold]
     #[inline(never)]
     pub(super) fn fail(&mut self, err: ProtocolError) -> Error {
+        if !self.close.sent && !self.config.auto_failure_close && !self.close.received {
+            // The application sends the close (`Config::auto_failure_close`):
+            // reading stops as if the peer's close frame had come.
+            self.close.received = true;
+            self.close.reported = true;
+            self.read_buf = BytesMut::new();
+            return Error::Protocol(err);
+        }
         if !self.close.sent {
-            let reason = short_reason(&err);
-            let payload = CloseFrame::new(err.close_code(), reason.as_str()).encode();
+            let payload = err.close_frame().encode();
             // Held back (and so never sent) if a streamed frame of ours is
             // incomplete: it cannot be cut short.
             self.push_control(OpCode::Close, payload);
@@ -367,20 +374,4 @@ impl Connection {
             }
         })
     }
-}
-
-/// A close reason for a protocol error, cut to the 123 bytes a close frame allows.
-fn short_reason(err: &ProtocolError) -> String {
-    let mut text = err.to_string();
-    if let Some(cut) = text.find("; closing with") {
-        text.truncate(cut);
-    }
-    if text.len() > 123 {
-        let mut end = 123;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
 }

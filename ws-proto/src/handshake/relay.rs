@@ -280,8 +280,10 @@ impl Relay {
 impl Relay {
     /// `base` made fit for either leg of a relay: frames delivered in
     /// pieces of at most `max_chunk` bytes, pings and close frames passed
-    /// on rather than answered (the peers answer them), and no size limit
-    /// of the relay's own (the backend's apply). The other settings of
+    /// on rather than answered (the peers answer them), a protocol error's
+    /// close frame left to the relay (which passes the failure on first,
+    /// see [`Config::auto_failure_close`]), and no size limit of the
+    /// relay's own (the backend's apply). The other settings of
     /// `base` (timeouts, handshake limits) stay.
     ///
     /// ```
@@ -294,6 +296,7 @@ impl Relay {
         base.deliver_frames(max_chunk)
             .auto_pong(false)
             .auto_close_reply(false)
+            .auto_failure_close(false)
             .max_frame_size(usize::MAX)
             .max_message_size(usize::MAX)
     }
