@@ -54,6 +54,46 @@
 //! * [`CloseKind`] tells clean closes, protocol errors, application codes
 //!   and abnormal drops apart.
 //!
+//! # When the network fails
+//!
+//! What each end sees when the link under it fails, with keepalive on both
+//! ends ([`Config::ping_interval`] and [`Config::idle_timeout`]; the table
+//! was measured at 200 ms and 600 ms). Each row is a test in
+//! `soak/tests/fault_table.rs` (crate `ws-soak`), whose `fault-proxy` does
+//! the fault on loopback; the server there is a ws-blocking server, a
+//! thread per connection.
+//!
+//! | fault | client: [`read`](WebSocket::read) returns | server: `read` returns | test |
+//! |---|---|---|---|
+//! | stall toward the client, past the idle timeout | [`Message::Close`] 1006 ([`CloseKind::Abnormal`]), reason `idle timeout: nothing received from the peer`, then `Err(Error::ConnectionClosed)` | the client's close 1001 `idle timeout` ([`CloseKind::Clean`]) | `blocking_stall_down_past_idle` |
+//! | stall both ways, past the idle timeout | the same | its own 1006 `idle timeout: nothing received from the peer` | `blocking_stall_both_past_idle` |
+//! | stall toward the server, past the idle timeout | the server's close 1001 `idle timeout`: [`CloseKind::Clean`] | 1006 `idle timeout: nothing received from the peer` | `blocking_stall_up_past_idle` |
+//! | stall shorter than the idle timeout; latency and jitter; a bandwidth cap | nothing: messages come late, in order, none lost | nothing | `blocking_short_stall_latency_bandwidth` |
+//! | reset (RST) | `Err(`[`Error::Io`]`(e))`, `e.kind()` `ConnectionReset`, not a close; the next `read` gives `Close` 1006 (no reason), then `Err(Error::ConnectionClosed)` | the same | `blocking_reset` |
+//! | clean cut (a FIN each way, no close frame) | `Close` 1006 (no reason), then `Err(Error::ConnectionClosed)`; no error before | `Close` 1006 | `blocking_cut` |
+//! | half-close toward the server, the client or both | `Close` 1006 (no reason), then `Err(Error::ConnectionClosed)`: the end that gets the FIN ends and closes its side | `Close` 1006 | `blocking_half_close` |
+//!
+//! * A dead link is found by the end that stops hearing from the other, the
+//!   idle timeout after the last frame it heard: within ping interval plus
+//!   idle timeout of the failure (each end pings after a ping interval of
+//!   quiet, so a live peer is heard at least that often). The timers run
+//!   inside `read`: a thread that does not read does not notice. Without an
+//!   idle timeout a stalled connection waits as long as the stall lasts
+//!   (or the socket's own read timeout).
+//! * A reset comes as an I/O error, not as a close: treat
+//!   `Err(Error::Io(_))` that is not a timeout ([`Error::is_timeout`]) as
+//!   the end of the connection.
+//! * The peer's idle timeout looks clean: its 1001 is
+//!   [`CloseKind::Clean`], and only the reason (`idle timeout`) says that
+//!   the link failed; do not take every clean close for "the peer wants us
+//!   gone".
+//! * What to do: after a 1006, an I/O error or an idle-timeout 1001, the
+//!   connection is gone and what was sent since the peer last acknowledged
+//!   it may be lost. This crate has no reconnecting client (ws-tokio's
+//!   `Reconnecting` is one): connect again, with a growing delay, restore
+//!   the session and send again what was not acknowledged. A server drops
+//!   the connection's state.
+//!
 //! # Proxies
 //!
 //! [`connect`] and [`connect_with`] go through the proxy the environment

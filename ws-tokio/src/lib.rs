@@ -76,6 +76,45 @@
 //! The transport and the core sit behind one mutex, held only for short,
 //! non-async sections, so the halves of a split stream work from two tasks.
 //!
+//! # When the network fails
+//!
+//! What each end sees when the link under it fails, with keepalive on both
+//! ends ([`Config::ping_interval`] and [`Config::idle_timeout`]; the table
+//! was measured at 200 ms and 600 ms). Each row is a test in
+//! `soak/tests/fault_table.rs` (crate `ws-soak`), whose `fault-proxy` does
+//! the fault on loopback; the server there is a ws-tokio server.
+//!
+//! | fault | client: [`recv`](WebSocketStream::recv) | [`Reconnecting`] | server | test |
+//! |---|---|---|---|---|
+//! | stall toward the client, past the idle timeout | [`Message::Close`] 1006 ([`CloseKind::Abnormal`]), reason `idle timeout: nothing received from the peer`, then `None` | `Disconnected { close: 1006, error: None, .. }`, then `Reconnected` | the client's close 1001 `idle timeout` ([`CloseKind::Clean`]) | `tokio_stall_down_past_idle` |
+//! | stall both ways, past the idle timeout | the same | the same | its own 1006 `idle timeout: nothing received from the peer` | `tokio_stall_both_past_idle` |
+//! | stall toward the server, past the idle timeout | the server's close 1001 `idle timeout`: [`CloseKind::Clean`] | `Disconnected { close: 1001, error: None, .. }`, then `Reconnected` | 1006 `idle timeout: nothing received from the peer` | `tokio_stall_up_past_idle` |
+//! | stall shorter than the idle timeout; latency and jitter; a bandwidth cap | nothing: messages come late, in order, none lost | only `Message` events | nothing | `tokio_short_stall_latency_bandwidth` |
+//! | reset (RST) | `Err(`[`Error::Io`]`(e))`, `e.kind()` `ConnectionReset`; then `Close` 1006 (no reason), then `None` | `Disconnected { close: 1006, error: Some(Error::Io(_)), .. }`, then `Reconnected` | the same as the client | `tokio_reset` |
+//! | clean cut (a FIN each way, no close frame) | `Close` 1006 (no reason), then `None`; no error | `Disconnected { close: 1006, error: None, .. }`, then `Reconnected` | `Close` 1006 | `tokio_cut` |
+//! | half-close toward the server, the client or both | `Close` 1006 (no reason), then `None`: the end that gets the FIN ends and closes its side | as for a cut | `Close` 1006 | `tokio_half_close` |
+//!
+//! * A dead link is found by the end that stops hearing from the other, the
+//!   idle timeout after the last frame it heard: within ping interval plus
+//!   idle timeout of the failure (each end pings after a ping interval of
+//!   quiet, so a live peer is heard at least that often). Without an idle
+//!   timeout a stalled connection waits for as long as the stall lasts. The
+//!   timers run while the stream is read: keep a `recv` pending.
+//! * A reset comes as an I/O error, not as a close: treat
+//!   `Err(Error::Io(_))` from `recv` as the end of the connection (the
+//!   stream still hands out its 1006 and ends).
+//! * The peer's idle timeout looks clean: its 1001 is
+//!   [`CloseKind::Clean`], and only the reason (`idle timeout`) says that
+//!   the link failed. Do not take every clean close for "the peer wants us
+//!   gone"; [`Reconnecting`] reconnects after it (1001 is not final).
+//! * What to do: after a 1006, an I/O error or an idle-timeout 1001, the
+//!   connection is gone and what was sent since the peer last
+//!   acknowledged it may be lost. [`Reconnecting`] dials again after its
+//!   backoff; on [`Reconnected`](ReconnectEvent::Reconnected), restore the
+//!   session and send again what was not acknowledged. A plain client
+//!   reconnects the same way itself; a server drops the connection's state
+//!   (the client comes back on a new connection).
+//!
 //! # Memory per connection
 //!
 //! An idle connection holds no buffers: the driver's state (the core's
