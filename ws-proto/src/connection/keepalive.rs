@@ -65,10 +65,12 @@ impl Keepalive {
         }
         self.stamp(now);
         let base = self.last_activity?;
+        // A deadline past the end of `Instant` (an interval of
+        // `Duration::MAX`, say) never comes: no timer, not a panic.
         let ping = self
             .ping_interval
-            .map(|every| self.last_ping.unwrap_or(base) + every);
-        let idle = self.idle_timeout.map(|limit| base + limit);
+            .and_then(|every| later(self.last_ping.unwrap_or(base), every));
+        let idle = self.idle_timeout.and_then(|limit| later(base, limit));
         match (ping, idle) {
             (Some(p), Some(i)) => Some(p.min(i)),
             (p, i) => p.or(i),
@@ -84,11 +86,16 @@ impl Keepalive {
         let Some(base) = self.last_activity else {
             return KeepaliveAction::None;
         };
-        if self.idle_timeout.is_some_and(|limit| now >= base + limit) {
+        if self
+            .idle_timeout
+            .and_then(|limit| later(base, limit))
+            .is_some_and(|deadline| now >= deadline)
+        {
             return KeepaliveAction::GiveUp;
         }
         if let Some(every) = self.ping_interval {
-            if now >= self.last_ping.unwrap_or(base) + every {
+            let due = later(self.last_ping.unwrap_or(base), every);
+            if due.is_some_and(|due| now >= due) {
                 self.last_ping = Some(now);
                 self.pings_sent += 1;
                 return KeepaliveAction::SendPing(self.pings_sent);
@@ -96,6 +103,19 @@ impl Keepalive {
         }
         KeepaliveAction::None
     }
+}
+
+/// `at + d`, or `None` past the end of time, where std's `Instant` panics.
+#[cfg(feature = "std")]
+fn later(at: Instant, d: Duration) -> Option<Instant> {
+    at.checked_add(d)
+}
+
+/// `at + d`: the `no_std` `Instant` saturates, and a deadline at its end
+/// is as good as none.
+#[cfg(not(feature = "std"))]
+fn later(at: Instant, d: Duration) -> Option<Instant> {
+    Some(at + d)
 }
 
 #[cfg(test)]
@@ -125,6 +145,28 @@ mod tests {
         k.note_activity();
         assert_eq!(k.deadline(t0 + 8 * s), Some(t0 + 18 * s));
         assert_eq!(k.on_timeout(t0 + 10 * s), KeepaliveAction::None);
+    }
+
+    /// Found by the connection fuzz targets: an interval or timeout too long
+    /// for `Instant` (`Duration::MAX`) panicked in `Instant + Duration`; such
+    /// a timer never expires.
+    #[test]
+    fn durations_past_the_end_of_time_never_expire() {
+        let t0 = Instant::now();
+        let mut k = Keepalive::new(Some(Duration::MAX), Some(Duration::MAX));
+        assert_eq!(k.deadline(t0), None);
+        assert_eq!(
+            k.on_timeout(t0 + Duration::from_secs(1 << 40)),
+            KeepaliveAction::None
+        );
+        let s = Duration::from_secs(1);
+        let mut k = Keepalive::new(Some(Duration::MAX), Some(10 * s));
+        assert_eq!(k.deadline(t0), Some(t0 + 10 * s));
+        assert_eq!(k.on_timeout(t0 + 10 * s), KeepaliveAction::GiveUp);
+        let mut k = Keepalive::new(Some(10 * s), Some(Duration::MAX));
+        assert_eq!(k.deadline(t0), Some(t0 + 10 * s));
+        assert_eq!(k.on_timeout(t0 + 10 * s), KeepaliveAction::SendPing(1));
+        assert_eq!(k.deadline(t0 + 10 * s), Some(t0 + 20 * s));
     }
 
     #[test]
