@@ -9,7 +9,9 @@
 //!   reassembles them into [`events::Logical`] messages for comparisons.
 //! * [`frames`]: builds peer frames with full control over every field.
 //! * [`scenario`]: the random-operations driver behind `server_connection`
-//!   and `client_connection`.
+//!   and `client_connection`, with [`keepalive`] (the model of the keepalive
+//!   timers) and [`peer`] (a second connection opened by the real handshake,
+//!   permessage-deflate negotiated or not).
 //! * [`roundtrip`]: the encode-then-decode driver behind `roundtrip`.
 //! * [`frame_mode`]: a server and a client in frame mode sending each other
 //!   random frames, whole and in pieces, behind `frame_mode`.
@@ -25,6 +27,8 @@ pub mod frame_mode;
 pub mod frames;
 pub mod handshake;
 pub mod http;
+pub mod keepalive;
+pub mod peer;
 pub mod roundtrip;
 pub mod scenario;
 pub mod wire;

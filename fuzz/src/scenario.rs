@@ -14,6 +14,25 @@
 //!   a timer, from the facts "close sent", "close received", "failed",
 //!   "EOF", "timed out".
 //!
+//! Keepalive (`ping_interval`, `idle_timeout`, small or off) is modelled by
+//! [`crate::keepalive`]: `poll_timeout` is the earlier of the close timers
+//! and the keepalive deadline, and `handle_timeout` sends the numbered ping
+//! or gives up (close 1001, then `Event::Close` 1006) exactly when due. Time
+//! moves as an adapter moves it (`Op::Sleep`: until the deadline
+//! `poll_timeout` gave, less, a little late, or by any step from 0 to
+//! centuries); after `handle_timeout(now)` no deadline lies before `now`,
+//! and a deadline that was not due stays where it was.
+//!
+//! With `Setup::Handshake` the connection is opened by the real handshake
+//! against a second ws-proto connection (the peer), each side with its own
+//! permessage-deflate preferences ([`crate::peer`]). Everything the
+//! connection writes is fed to the peer, which must decode it without error
+//! and see exactly the messages sent (compressed or not); what the peer sends
+//! is delivered on request, and while nothing else was injected the
+//! connection must see exactly the peer's messages. Corrupted peer bytes
+//! (compressed or not) end in an error with code 1002, 1007 or 1009, never a
+//! panic.
+//!
 //! Beyond the model: at most one close frame and nothing after it, every
 //! written frame well-formed for the role ([`crate::wire`]), every event
 //! well-formed ([`crate::events`]), nothing after `Event::Close`, sticky
@@ -29,9 +48,22 @@ use ws_proto::{
     Randomness, ReadyState, Role, SendError,
 };
 
-use crate::events::EventChecker;
+use crate::events::{EventChecker, Logical};
 use crate::frames::{encode_frame, LengthForm};
-use crate::wire::OutputTracker;
+use crate::keepalive::{Action, KeepaliveModel};
+use crate::peer::Handshake;
+use crate::wire::{OutputTracker, WireFrame};
+
+/// A keepalive duration: `ms % 1024` milliseconds, except two huge ones,
+/// `Duration::MAX` (past the end of `Instant`) and 2^39 s (within the
+/// driver's horizon).
+fn keepalive_duration(ms: u16) -> Duration {
+    match ms {
+        0xffff => Duration::MAX,
+        0xfffe => Duration::from_secs(1 << 39),
+        ms => Duration::from_millis(u64::from(ms % 1024)),
+    }
+}
 
 /// Connection settings, kept small so memory limits catch untrusted lengths.
 #[derive(Arbitrary, Debug, Clone)]
@@ -42,6 +74,10 @@ pub struct FuzzConfig {
     auto_pong: bool,
     max_send_frame_size: u16,
     close_timeout_ms: u16,
+    /// Keepalive ping interval ([`keepalive_duration`]; 0 or `None`: off).
+    ping_interval_ms: Option<u16>,
+    /// Idle timeout ([`keepalive_duration`]; 0 or `None`: off).
+    idle_timeout_ms: Option<u16>,
     seed: u64,
 }
 
@@ -64,15 +100,24 @@ impl FuzzConfig {
         }
     }
 
+    fn ping_interval(&self) -> Option<Duration> {
+        self.ping_interval_ms.map(keepalive_duration)
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout_ms.map(keepalive_duration)
+    }
+
     fn build(&self) -> Config {
-        Config::default()
+        Config::new(Randomness::seeded(self.seed))
             .max_frame_size(self.max_frame())
             .max_message_size(self.max_message())
             .deliver_fragments(self.deliver_fragments)
             .auto_pong(self.auto_pong)
             .max_send_frame_size(self.max_send())
             .close_timeout(Duration::from_millis(u64::from(self.close_timeout_ms)))
-            .randomness(Randomness::seeded(self.seed))
+            .ping_interval(self.ping_interval())
+            .idle_timeout(self.idle_timeout())
     }
 }
 
@@ -171,6 +216,69 @@ pub enum Op {
     Advance(u16),
     /// Jump to the deadline `poll_timeout` gives and fire it.
     FireTimer,
+    /// An adapter's sleep: `poll_timeout`, time moves, `handle_timeout`,
+    /// `poll_timeout` again.
+    Sleep(TimeStep),
+    /// The peer sends a text message (handshake setups only).
+    PeerSendText(String),
+    /// The peer sends `data` followed by `fill_len % 2049` copies of
+    /// `fill_byte` (compressible; 64 KiB in all).
+    PeerSendBinary {
+        /// Payload.
+        data: Vec<u8>,
+        /// Filler byte.
+        fill_byte: u8,
+        /// Filler length.
+        fill_len: u16,
+    },
+    /// The peer sends a ping (cut to 125 bytes).
+    PeerPing(Vec<u8>),
+    /// The peer starts the close handshake.
+    PeerClose {
+        /// Code selector.
+        code: u16,
+        /// Reason (cut to fit).
+        reason: String,
+    },
+    /// Up to this many of the peer's written bytes reach the connection
+    /// (0: all of them).
+    PeerDeliver(u16),
+    /// One byte of what the peer wrote and was not yet delivered is flipped.
+    PeerCorrupt {
+        /// Position (modulo the bytes waiting).
+        pos: u16,
+        /// XOR mask (0 becomes 0x01).
+        xor: u8,
+    },
+}
+
+/// How far an adapter's sleep goes.
+#[derive(Arbitrary, Debug, Clone, Copy)]
+pub enum TimeStep {
+    /// Not at all (a spurious wake-up).
+    Zero,
+    /// Milliseconds.
+    Millis(u16),
+    /// Seconds.
+    Seconds(u16),
+    /// Any number of seconds (saturating at the driver's horizon).
+    Huge(u64),
+    /// Until the deadline (or, with none, not at all).
+    UntilDeadline,
+    /// Until this many ms before the deadline (woken early by a read).
+    EarlyBy(u16),
+    /// Until this many ms after the deadline (a late timer).
+    LateBy(u16),
+}
+
+/// How the connection comes to be open.
+#[derive(Arbitrary, Debug)]
+pub enum Setup {
+    /// `Connection::new`: open at once, no extensions, no peer.
+    Open,
+    /// The real opening handshake against a ws-proto peer, with
+    /// permessage-deflate preferences on both sides.
+    Handshake(Handshake),
 }
 
 /// A whole input for the connection targets.
@@ -178,6 +286,8 @@ pub enum Op {
 pub struct Scenario {
     /// Settings.
     pub config: FuzzConfig,
+    /// How the connection is opened.
+    pub setup: Setup,
     /// Steps, applied in order; the driver drains everything at the end.
     pub ops: Vec<Op>,
 }
@@ -192,7 +302,45 @@ enum Expect {
     },
     /// The close frame a protocol error queues; its reason text is free.
     ErrorClose(CloseCode),
+    /// A message that permessage-deflate may compress: one or more frames
+    /// (of at most `max_send_frame_size`), RSV1 on the first if compressed;
+    /// uncompressed, exactly `payload`. Compressed content is checked by the
+    /// peer, which must decode exactly `payload`.
+    Message { opcode: u8, payload: Bytes },
 }
+
+/// Matching written frames against an `Expect::Message`.
+#[derive(Debug)]
+struct MessageMatch {
+    compressed: bool,
+    joined: Vec<u8>,
+}
+
+/// The other end after a real handshake.
+struct Peer {
+    conn: Connection,
+    /// What the peer wrote and the connection has not been given yet.
+    out: Vec<u8>,
+    /// Messages the peer sent, in order.
+    sent: Vec<Logical>,
+    /// Of the connection's own messages (`Driver::sent`), how many the peer decoded.
+    seen: usize,
+    /// Bytes `PeerSendBinary` may still create.
+    fill_budget: usize,
+}
+
+impl Peer {
+    /// Takes what the peer wrote.
+    fn flush(&mut self) {
+        while let Some(chunk) = self.conn.poll_transmit() {
+            self.out.extend_from_slice(&chunk);
+        }
+    }
+}
+
+/// The driver's horizon: `now` never passes `start + HORIZON` (about
+/// 35,000 years), so its own arithmetic cannot overflow `Instant`.
+const HORIZON: Duration = Duration::from_secs(1 << 40);
 
 const USUAL_CODES: [u16; 16] = [
     1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1014, 1015, 3000, 4000, 4999,
@@ -242,15 +390,64 @@ struct Driver {
     deadline: Option<Instant>,
     /// An expired timer dropped queued output.
     output_dropped: bool,
+    /// The start, for the horizon.
+    start: Instant,
+    /// Keepalive, as the model predicts it.
+    keepalive: KeepaliveModel,
+    /// Bytes arrived since the last drain of events.
+    received_since_drain: bool,
+    /// The idle timeout ended the connection.
+    gave_up: bool,
+    /// Index into `expected` of the next entry to match.
+    exp_at: usize,
+    /// The `Expect::Message` being matched, once its first frame was written.
+    matching: Option<MessageMatch>,
+    /// permessage-deflate was negotiated.
+    deflate: bool,
+    /// The peer, with `Setup::Handshake`.
+    peer: Option<Peer>,
+    /// The connection's messages that went out (whole, fragmented ones joined).
+    sent: Vec<Logical>,
+    /// The fragmented message being sent, joined so far.
+    sending_joined: Vec<u8>,
+    /// Everything the connection received came from the peer, unchanged.
+    pristine: bool,
+    /// Of `events.logical`, how many were looked at.
+    logical_seen: usize,
+    /// Of the data messages received, how many matched the peer's.
+    peer_messages_seen: usize,
 }
 
 impl Driver {
-    fn new(role: Role, config: FuzzConfig) -> Self {
-        let conn = Connection::new(role, config.build());
+    fn new(role: Role, config: FuzzConfig, setup: &Setup) -> Self {
+        let (conn, peer, deflate) = match setup {
+            Setup::Open => (Connection::new(role, config.build()), None, false),
+            Setup::Handshake(handshake) => {
+                // The peer: generous limits, automatic replies, no timers.
+                let peer_config = Config::new(Randomness::seeded(config.seed ^ 0x5eed))
+                    .max_frame_size(1 << 20)
+                    .max_message_size(1 << 20);
+                let pair = crate::peer::open(role, config.build(), peer_config, handshake);
+                let peer = Peer {
+                    conn: pair.peer,
+                    out: Vec::new(),
+                    sent: Vec::new(),
+                    seen: 0,
+                    fill_budget: 64 << 10,
+                };
+                (pair.tested, Some(peer), pair.deflate)
+            }
+        };
+        let now = Instant::now();
+        let keepalive = KeepaliveModel::new(config.ping_interval(), config.idle_timeout());
         Self {
             role,
             conn,
-            out: OutputTracker::new(role),
+            out: if deflate {
+                OutputTracker::with_deflate(role)
+            } else {
+                OutputTracker::new(role)
+            },
             events: EventChecker::new(config.deliver_fragments, config.max_message()),
             config,
             expected: Vec::new(),
@@ -262,11 +459,24 @@ impl Driver {
             sending: None,
             sending_text: Vec::new(),
             max_rank: 0,
-            now: Instant::now(),
+            now,
             fill_budget: 64 << 10,
             compared: 0,
             deadline: None,
             output_dropped: false,
+            start: now,
+            keepalive,
+            received_since_drain: false,
+            gave_up: false,
+            exp_at: 0,
+            matching: None,
+            deflate,
+            peer,
+            sent: Vec::new(),
+            sending_joined: Vec::new(),
+            pristine: true,
+            logical_seen: 0,
+            peer_messages_seen: 0,
         }
     }
 
@@ -313,6 +523,14 @@ impl Driver {
     }
 
     fn expect_data(&mut self, opcode: u8, payload: Bytes) {
+        self.sent.push(match opcode {
+            0x1 => Logical::Text(String::from_utf8(payload.to_vec()).expect("sent as text")),
+            _ => Logical::Binary(payload.to_vec()),
+        });
+        if self.deflate {
+            self.expected.push(Expect::Message { opcode, payload });
+            return;
+        }
         let max = self.config.max_send().max(1);
         if payload.len() <= max {
             self.expect_frame(true, opcode, payload);
@@ -351,10 +569,10 @@ impl Driver {
 
     fn apply(&mut self, op: Op) {
         match op {
-            Op::Receive(bytes) => self.conn.receive(&bytes),
+            Op::Receive(bytes) => self.receive_injected(&bytes),
             Op::ReceiveFrame(spec) => {
                 let bytes = self.peer_frame(&spec);
-                self.conn.receive(&bytes);
+                self.receive_injected(&bytes);
             }
             Op::ReceiveClose { code, reason } => {
                 let mut payload = pick_code(code).to_be_bytes().to_vec();
@@ -370,7 +588,7 @@ impl Driver {
                     form: 0,
                 };
                 let bytes = self.peer_frame(&spec);
-                self.conn.receive(&bytes);
+                self.receive_injected(&bytes);
             }
             Op::ReceiveEof => {
                 self.conn.receive_eof();
@@ -424,7 +642,7 @@ impl Driver {
             Op::PollTransmit => match self.conn.poll_transmit() {
                 Some(chunk) => {
                     assert!(!chunk.is_empty(), "poll_transmit gave an empty chunk");
-                    self.out.push(&chunk);
+                    self.write_out(&chunk);
                 }
                 None => assert_eq!(self.conn.buffered_amount(), 0),
             },
@@ -440,7 +658,7 @@ impl Driver {
                     .collect();
                 self.conn.advance_transmit(n);
                 assert_eq!(self.conn.buffered_amount(), before - bytes.len());
-                self.out.push(&bytes);
+                self.write_out(&bytes);
             }
             Op::PollTimeout => {
                 self.poll_timeout();
@@ -451,15 +669,185 @@ impl Driver {
             }
             Op::FireTimer => {
                 if let Some(deadline) = self.poll_timeout() {
-                    let close_timer = self.timer_wanted();
+                    // The close or linger timer, rather than keepalive's.
+                    let close_deadline = self.deadline == Some(deadline);
+                    let close_timer = close_deadline && self.timer_wanted();
                     self.now = self.now.max(deadline);
                     self.handle_timeout();
                     if close_timer {
                         assert!(self.timed_out, "an expired close timer did not fire");
                     }
-                    assert_eq!(self.conn.buffered_amount(), 0, "queue kept after expiry");
-                    assert_eq!(self.conn.poll_timeout(self.now), None, "timer still runs");
+                    let next = self.poll_timeout();
+                    if close_deadline {
+                        assert_eq!(self.conn.buffered_amount(), 0, "queue kept after expiry");
+                        assert_eq!(next, None, "timer still runs");
+                    }
+                    if let Some(next) = next {
+                        assert!(
+                            next >= self.now,
+                            "a deadline in the past after handle_timeout"
+                        );
+                    }
                 }
+            }
+            Op::Sleep(step) => self.sleep(step),
+            Op::PeerSendText(text) => {
+                if let Some(peer) = &mut self.peer {
+                    if peer.conn.send_text(text.clone()).is_ok() {
+                        peer.sent.push(Logical::Text(text));
+                    }
+                    peer.flush();
+                }
+            }
+            Op::PeerSendBinary {
+                mut data,
+                fill_byte,
+                fill_len,
+            } => {
+                if let Some(peer) = &mut self.peer {
+                    let fill = (usize::from(fill_len) % 2049).min(peer.fill_budget);
+                    peer.fill_budget -= fill;
+                    data.resize(data.len() + fill, fill_byte);
+                    if peer.conn.send_binary(data.clone()).is_ok() {
+                        peer.sent.push(Logical::Binary(data));
+                    }
+                    peer.flush();
+                }
+            }
+            Op::PeerPing(mut data) => {
+                if let Some(peer) = &mut self.peer {
+                    data.truncate(125);
+                    let _ = peer.conn.send_ping(data);
+                    peer.flush();
+                }
+            }
+            Op::PeerClose { code, mut reason } => {
+                if let Some(peer) = &mut self.peer {
+                    while reason.len() > 123 {
+                        reason.pop();
+                    }
+                    let _ = peer.conn.close(CloseCode(pick_code(code)), &reason);
+                    peer.flush();
+                }
+            }
+            Op::PeerDeliver(n) => self.peer_deliver(usize::from(n)),
+            Op::PeerCorrupt { pos, xor } => {
+                if let Some(peer) = &mut self.peer {
+                    if !peer.out.is_empty() {
+                        let at = usize::from(pos) % peer.out.len();
+                        peer.out[at] ^= xor.max(1);
+                        self.pristine = false;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes that did not come from the peer (or came from it changed).
+    fn receive_injected(&mut self, bytes: &[u8]) {
+        self.pristine = false;
+        self.received_since_drain |= !bytes.is_empty();
+        self.conn.receive(bytes);
+    }
+
+    /// Written bytes: checked as frames, and fed to the peer.
+    fn write_out(&mut self, bytes: &[u8]) {
+        self.out.push(bytes);
+        if self.peer.is_some() {
+            let peer = self.peer.as_mut().expect("checked");
+            peer.conn.receive(bytes);
+            self.drain_peer();
+        }
+    }
+
+    /// The peer decodes what the connection wrote: never an error, and its
+    /// data messages are exactly the connection's, in order.
+    fn drain_peer(&mut self) {
+        let Some(peer) = &mut self.peer else {
+            return;
+        };
+        loop {
+            match peer.conn.poll_event() {
+                Ok(Some(Event::Text(text))) => {
+                    let got = Logical::Text(text.as_str().to_owned());
+                    assert_eq!(
+                        self.sent.get(peer.seen),
+                        Some(&got),
+                        "the peer got another message"
+                    );
+                    peer.seen += 1;
+                }
+                Ok(Some(Event::Binary(data))) => {
+                    let got = Logical::Binary(data.to_vec());
+                    assert_eq!(
+                        self.sent.get(peer.seen),
+                        Some(&got),
+                        "the peer got another message"
+                    );
+                    peer.seen += 1;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(err) => panic!("the peer failed on what the connection wrote: {err:?}"),
+            }
+        }
+        peer.flush();
+    }
+
+    /// Up to `n` (0: all) of the peer's bytes reach the connection.
+    fn peer_deliver(&mut self, n: usize) {
+        let Some(peer) = &mut self.peer else {
+            return;
+        };
+        let n = if n == 0 {
+            peer.out.len()
+        } else {
+            n.min(peer.out.len())
+        };
+        let bytes: Vec<u8> = peer.out.drain(..n).collect();
+        self.received_since_drain |= !bytes.is_empty();
+        self.conn.receive(&bytes);
+    }
+
+    /// `(base + step)` within the horizon.
+    fn later(&self, base: Instant, step: Duration) -> Instant {
+        let horizon = self.start + HORIZON;
+        base.checked_add(step).map_or(horizon, |t| t.min(horizon))
+    }
+
+    /// What an adapter does between reads: ask for the deadline, sleep until
+    /// it (or less, or a little late), tell the connection the time, ask again.
+    fn sleep(&mut self, step: TimeStep) {
+        let before = self.poll_timeout();
+        let ms = |n: u16| Duration::from_millis(u64::from(n));
+        let target = match step {
+            TimeStep::Zero => self.now,
+            TimeStep::Millis(n) => self.later(self.now, ms(n)),
+            TimeStep::Seconds(n) => self.later(self.now, Duration::from_secs(u64::from(n))),
+            TimeStep::Huge(n) => self.later(self.now, Duration::from_secs(n)),
+            TimeStep::UntilDeadline => before.unwrap_or(self.now),
+            TimeStep::EarlyBy(n) => before.map_or(self.now, |d| d.checked_sub(ms(n)).unwrap_or(d)),
+            TimeStep::LateBy(n) => before.map_or(self.now, |d| self.later(d, ms(n))),
+        };
+        // Time never goes back: a deadline already past is handled now.
+        self.now = self.now.max(target);
+        self.handle_timeout();
+        let after = self.poll_timeout();
+        if let Some(after) = after {
+            assert!(
+                after >= self.now,
+                "a deadline in the past after handle_timeout"
+            );
+        }
+        if let Some(before) = before {
+            if self.now < before {
+                assert_eq!(
+                    after,
+                    Some(before),
+                    "a deadline moved while nothing was due"
+                );
+            } else if let Some(after) = after {
+                assert!(after >= before, "the deadline went backwards");
             }
         }
     }
@@ -541,24 +929,58 @@ impl Driver {
                 (true, Kind::Text) => 0x1,
                 (true, Kind::Binary) => 0x2,
             };
+            if is_first {
+                self.sending_joined.clear();
+            }
+            self.sending_joined.extend_from_slice(&payload);
+            if is_last {
+                let joined = std::mem::take(&mut self.sending_joined);
+                self.sent.push(match message_kind {
+                    Kind::Text => Logical::Text(String::from_utf8(joined).expect("checked UTF-8")),
+                    Kind::Binary => Logical::Binary(joined),
+                });
+            }
             self.expect_frame(is_last, opcode, payload);
             self.sending = (!is_last).then_some(message_kind);
             self.sending_text = text_so_far;
         }
     }
 
-    /// `poll_timeout(now)`: a timer runs exactly when the close timer or the
-    /// linger timer is needed, and keeps the deadline it started with.
+    /// The model's `ready_state() == Open`.
+    fn open(&self) -> bool {
+        !self.ended() && !self.close_sent && !self.peer_closed
+    }
+
+    /// `poll_timeout(now)`: the close timer or the linger timer runs exactly
+    /// when needed and keeps the deadline it started with; while open, the
+    /// keepalive deadline counts too, and the earlier of them is returned.
     fn poll_timeout(&mut self) -> Option<Instant> {
         let wanted = self.timer_wanted() || self.linger_wanted();
+        let open = self.open();
         let got = self.conn.poll_timeout(self.now);
-        if wanted {
+        let close = if wanted {
             let start = self.now + self.close_timeout();
-            let deadline = *self.deadline.get_or_insert(start);
-            assert_eq!(got, Some(deadline), "poll_timeout deadline");
+            Some(*self.deadline.get_or_insert(start))
         } else {
             self.deadline = None;
-            assert_eq!(got, None, "a timer runs although none is needed");
+            None
+        };
+        let keepalive = if open {
+            self.keepalive.deadline(self.now)
+        } else {
+            Some(None)
+        };
+        match keepalive {
+            Some(k) => {
+                let expected = match (close, k) {
+                    (Some(c), Some(k)) => Some(c.min(k)),
+                    (c, k) => c.or(k),
+                };
+                assert_eq!(got, expected, "poll_timeout deadline");
+            }
+            // Keepalive runs, at a time the model cannot say (only while open,
+            // when no close timer runs).
+            None => assert!(got.is_some() && close.is_none(), "poll_timeout: {got:?}"),
         }
         got
     }
@@ -567,6 +989,9 @@ impl Driver {
     /// close timer ends the connection; once the transport should close, the
     /// queue is dropped (the peer stopped reading).
     fn handle_timeout(&mut self) {
+        if self.open() && self.keepalive.enabled() {
+            return self.handle_keepalive();
+        }
         let due = matches!(self.deadline, Some(d) if self.now >= d);
         let close_before = self.conn.should_close_transport();
         let buffered_before = self.conn.buffered_amount();
@@ -596,9 +1021,11 @@ impl Driver {
                 "expired timer kept the queue"
             );
             if buffered_before > 0 {
-                // What was not written is gone, including any partial frame.
+                // What was not written is gone, including any partial frame
+                // (and the rest of a message partly written).
                 self.out.drop_pending();
-                self.expected.truncate(self.out.frames.len());
+                self.expected.truncate(self.exp_at);
+                self.matching = None;
                 self.output_dropped = true;
             }
         } else {
@@ -606,13 +1033,61 @@ impl Driver {
         }
     }
 
+    /// `handle_timeout(now)` on an open connection with keepalive: the
+    /// model's action when it can say, else what was seen (a ping is the
+    /// queue growing, giving up is the state closing).
+    fn handle_keepalive(&mut self) {
+        let predicted = self.keepalive.on_timeout(self.now);
+        let buffered_before = self.conn.buffered_amount();
+        self.conn.handle_timeout(self.now);
+        let action = if self.conn.ready_state() != ReadyState::Open {
+            Action::GiveUp
+        } else if self.conn.buffered_amount() > buffered_before {
+            Action::Ping(self.keepalive.pings + u64::from(predicted.is_none()))
+        } else {
+            Action::None
+        };
+        match predicted {
+            Some(predicted) => assert_eq!(action, predicted, "keepalive at handle_timeout"),
+            None => self.keepalive.observed(action),
+        }
+        match action {
+            Action::None => {}
+            Action::Ping(n) => {
+                self.expect_frame(true, 0x9, Bytes::copy_from_slice(&n.to_be_bytes()))
+            }
+            Action::GiveUp => {
+                // Documented: 1001 to the peer, 1006 to the application.
+                let payload = CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout").encode();
+                self.expect_frame(true, 0x8, payload);
+                self.close_sent = true;
+                self.timed_out = true;
+                self.gave_up = true;
+                self.deadline = None;
+            }
+        }
+    }
+
     fn poll_events(&mut self) {
+        let received = std::mem::take(&mut self.received_since_drain);
+        let mut from_frame = false;
         loop {
             let abnormal_allowed = self.eof || self.timed_out;
             match self.conn.poll_event() {
                 Ok(Some(event)) => {
                     assert!(self.error.is_none(), "event after an error");
                     self.events.on_event(&event, abnormal_allowed);
+                    match &event {
+                        Event::Close(frame) if frame.code == CloseCode::ABNORMAL => {
+                            if self.gave_up {
+                                assert!(
+                                    frame.reason.as_str().starts_with("idle timeout"),
+                                    "the idle timeout's 1006 says why: {frame:?}"
+                                );
+                            }
+                        }
+                        _ => from_frame = true,
+                    }
                     self.on_event(&event);
                 }
                 Ok(None) => {
@@ -620,8 +1095,14 @@ impl Driver {
                     break;
                 }
                 Err(err) => {
-                    // No handshake runs on a connection built open.
+                    // No handshake runs on a connection built open, and one
+                    // opened by a handshake fails only on protocol errors.
                     let err = crate::protocol_error(err);
+                    assert!(
+                        matches!(err.close_code().0, 1002 | 1007 | 1009),
+                        "protocol error {err:?} with close code {}",
+                        err.close_code()
+                    );
                     match &self.error {
                         Some(first) => assert_eq!(&err, first, "errors are sticky"),
                         None => {
@@ -638,6 +1119,35 @@ impl Driver {
                 }
             }
         }
+        if from_frame {
+            self.keepalive.frame_seen();
+        } else if received {
+            // A frame that gives no event (a fragment gathered in message
+            // mode) counts as activity too, or not; the model cannot tell.
+            self.keepalive.maybe_frame();
+        }
+        self.check_peer_messages();
+    }
+
+    /// While everything received came from the peer unchanged, the data
+    /// messages are exactly the peer's, in order.
+    fn check_peer_messages(&mut self) {
+        let Some(peer) = &self.peer else {
+            return;
+        };
+        for got in &self.events.logical[self.logical_seen..] {
+            if matches!(got, Logical::Text(_) | Logical::Binary(_)) {
+                if self.pristine {
+                    assert_eq!(
+                        peer.sent.get(self.peer_messages_seen),
+                        Some(got),
+                        "a message differs from what the peer sent"
+                    );
+                }
+                self.peer_messages_seen += 1;
+            }
+        }
+        self.logical_seen = self.events.logical.len();
     }
 
     fn on_event(&mut self, event: &Event) {
@@ -692,44 +1202,102 @@ impl Driver {
         );
 
         assert!(self.out.close_frames <= 1);
-        assert!(
-            self.out.frames.len() <= self.expected.len(),
-            "wrote a frame the model did not expect: {:?}",
-            self.out.frames.get(self.expected.len())
-        );
-        for (i, got) in self.out.frames.iter().enumerate().skip(self.compared) {
-            match &self.expected[i] {
-                Expect::Frame {
-                    fin,
-                    opcode,
-                    payload,
-                } => assert_eq!(
-                    (got.fin, got.opcode, &got.payload[..]),
-                    (*fin, *opcode, &payload[..]),
-                    "frame {i} differs from the model"
-                ),
-                Expect::ErrorClose(code) => {
-                    assert_eq!(got.close_code(), Some(code.0), "frame {i}: error close")
-                }
-            }
+        for i in self.compared..self.out.frames.len() {
+            let got = self.out.frames[i].clone();
+            self.match_frame(i, &got);
         }
         self.compared = self.out.frames.len();
     }
 
-    fn finish(&mut self) {
-        self.poll_events();
-        while let Some(chunk) = self.conn.poll_transmit() {
-            assert!(!chunk.is_empty(), "poll_transmit gave an empty chunk");
-            self.out.push(&chunk);
+    /// Matches written frame `i` against the next expected entry.
+    fn match_frame(&mut self, i: usize, got: &WireFrame) {
+        let Some(expected) = self.expected.get(self.exp_at) else {
+            panic!("wrote a frame the model did not expect: {got:?}");
+        };
+        match expected {
+            Expect::Frame {
+                fin,
+                opcode,
+                payload,
+            } => assert_eq!(
+                (got.fin, got.rsv, got.opcode, &got.payload[..]),
+                (*fin, 0, *opcode, &payload[..]),
+                "frame {i} differs from the model"
+            ),
+            Expect::ErrorClose(code) => {
+                assert_eq!(got.close_code(), Some(code.0), "frame {i}: error close")
+            }
+            Expect::Message { opcode, payload } => {
+                let max = self.config.max_send().max(1);
+                assert!(
+                    got.payload.len() <= max,
+                    "frame {i} over max_send_frame_size"
+                );
+                let matching = match self.matching.as_mut() {
+                    None => {
+                        assert_eq!(got.opcode, *opcode, "frame {i}: a message's first frame");
+                        self.matching.insert(MessageMatch {
+                            compressed: got.rsv == 0b100,
+                            joined: Vec::new(),
+                        })
+                    }
+                    Some(m) => {
+                        assert_eq!((got.opcode, got.rsv), (0, 0), "frame {i}: a continuation");
+                        m
+                    }
+                };
+                matching.joined.extend_from_slice(&got.payload);
+                if !got.fin {
+                    return;
+                }
+                let done = self.matching.take().expect("set above");
+                if !done.compressed {
+                    assert_eq!(
+                        &done.joined[..],
+                        &payload[..],
+                        "message ending in frame {i}"
+                    );
+                }
+            }
         }
-        self.check();
+        self.exp_at += 1;
+    }
+
+    fn finish(&mut self) {
+        // With a peer, both talk until quiet (its answers, then ours).
+        let rounds = if self.peer.is_some() { 4 } else { 1 };
+        for _ in 0..rounds {
+            self.peer_deliver(0);
+            self.poll_events();
+            while let Some(chunk) = self.conn.poll_transmit() {
+                assert!(!chunk.is_empty(), "poll_transmit gave an empty chunk");
+                self.write_out(&chunk);
+            }
+            self.check();
+        }
         assert_eq!(self.conn.buffered_amount(), 0);
         self.out.assert_no_partial_frame();
-        assert_eq!(
-            self.out.frames.len(),
-            self.expected.len(),
+        assert!(
+            self.exp_at == self.expected.len() && self.matching.is_none(),
             "queued frames were never written"
         );
+        if let Some(peer) = &self.peer {
+            if !self.output_dropped {
+                assert_eq!(
+                    peer.seen,
+                    self.sent.len(),
+                    "a message never reached the peer"
+                );
+            }
+            let reading = !self.ended() && !self.events.closed && self.error.is_none();
+            if self.pristine && reading {
+                assert_eq!(
+                    self.peer_messages_seen,
+                    peer.sent.len(),
+                    "a message from the peer never arrived"
+                );
+            }
+        }
         if !self.output_dropped {
             assert_eq!(self.out.close_frames, usize::from(self.close_sent));
         }
@@ -766,10 +1334,122 @@ impl Driver {
 
 /// Runs a scenario on a connection of `role`, asserting every invariant.
 pub fn run(role: Role, scenario: Scenario) {
-    let mut driver = Driver::new(role, scenario.config);
+    let mut driver = Driver::new(role, scenario.config, &scenario.setup);
     for op in scenario.ops {
         driver.apply(op);
         driver.check();
     }
     driver.finish();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::peer::DeflateSide;
+    use arbitrary::Unstructured;
+
+    fn config(ping: Option<u16>, idle: Option<u16>) -> FuzzConfig {
+        FuzzConfig {
+            max_frame_size: 4096,
+            max_message_size: 8192,
+            deliver_fragments: false,
+            auto_pong: true,
+            max_send_frame_size: 0,
+            close_timeout_ms: 50,
+            ping_interval_ms: ping,
+            idle_timeout_ms: idle,
+            seed: 7,
+        }
+    }
+
+    fn deflate() -> Setup {
+        let side = DeflateSide::arbitrary(&mut Unstructured::new(&[0; 16])).unwrap();
+        Setup::Handshake(Handshake {
+            client: Some(side.clone()),
+            server: Some(side),
+        })
+    }
+
+    /// Pings after each interval of silence, then the idle timeout (1001 out,
+    /// 1006 in), with deflate on and a message each way.
+    #[test]
+    fn keepalive_and_deflate_story() {
+        for role in [Role::Server, Role::Client] {
+            let mut driver = Driver::new(role, config(Some(10), Some(35)), &deflate());
+            assert!(driver.deflate, "deflate agreed");
+            let text = "hello hello hello hello hello hello hello hello".to_owned();
+            let ops = vec![
+                Op::SendText(text.clone()),
+                Op::PeerSendText(text.clone()),
+                Op::PeerDeliver(0),
+                Op::PollEvents,
+                Op::PollTransmit,
+                Op::Sleep(TimeStep::UntilDeadline),
+                Op::Sleep(TimeStep::UntilDeadline),
+                Op::Sleep(TimeStep::UntilDeadline),
+                Op::Sleep(TimeStep::UntilDeadline),
+                Op::PollEvents,
+            ];
+            for op in ops {
+                driver.apply(op);
+                driver.check();
+            }
+            assert_eq!(driver.keepalive.pings, 3);
+            assert!(driver.gave_up && driver.timed_out);
+            assert!(matches!(driver.out.frames[0].rsv, 0b100), "compressed");
+            assert_eq!(driver.peer_messages_seen, 1);
+            driver.finish();
+            assert_eq!(driver.peer.as_ref().unwrap().seen, 1);
+            assert_eq!(driver.out.last().unwrap().close_code(), Some(1001));
+        }
+    }
+
+    /// Pongs answer the keepalive pings, so the idle timeout never fires;
+    /// huge and zero steps do not panic.
+    #[test]
+    fn answered_pings_keep_the_connection() {
+        let mut driver = Driver::new(Role::Client, config(Some(10), Some(25)), &deflate());
+        for _ in 0..10 {
+            for op in [
+                Op::Sleep(TimeStep::UntilDeadline),
+                Op::PollTransmit,
+                Op::PeerDeliver(0),
+                Op::PollEvents,
+                Op::Sleep(TimeStep::Zero),
+            ] {
+                driver.apply(op);
+                driver.check();
+            }
+        }
+        assert!(driver.keepalive.pings >= 5 && !driver.gave_up);
+        driver.apply(Op::Sleep(TimeStep::Huge(u64::MAX)));
+        driver.apply(Op::Sleep(TimeStep::Huge(u64::MAX)));
+        assert!(driver.gave_up);
+        driver.finish();
+    }
+
+    /// Keepalive durations past the end of `Instant` are never due (they
+    /// panicked in `Instant + Duration` before); 2^39 s is due after a
+    /// huge step.
+    #[test]
+    fn durations_past_the_end_of_time() {
+        let mut driver = Driver::new(
+            Role::Server,
+            config(Some(0xffff), Some(0xffff)),
+            &Setup::Open,
+        );
+        driver.apply(Op::Sleep(TimeStep::Huge(u64::MAX)));
+        driver.check();
+        assert_eq!(driver.poll_timeout(), None);
+        let mut driver = Driver::new(
+            Role::Server,
+            config(Some(0xfffe), Some(0xffff)),
+            &Setup::Open,
+        );
+        driver.apply(Op::Sleep(TimeStep::Zero));
+        driver.apply(Op::Sleep(TimeStep::Huge(1 << 40)));
+        driver.check();
+        assert_eq!(driver.keepalive.pings, 1);
+        driver.finish();
+    }
 }

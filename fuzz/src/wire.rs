@@ -144,6 +144,9 @@ pub struct OutputTracker {
     pub bytes: usize,
     /// A fragmented data message is being written.
     in_message: bool,
+    /// permessage-deflate was negotiated: RSV1 may mark the first frame of
+    /// a data message (RFC 7692 section 6), nothing else.
+    rsv1_allowed: bool,
 }
 
 impl OutputTracker {
@@ -156,6 +159,15 @@ impl OutputTracker {
             close_frames: 0,
             bytes: 0,
             in_message: false,
+            rsv1_allowed: false,
+        }
+    }
+
+    /// A tracker for an endpoint that negotiated permessage-deflate.
+    pub fn with_deflate(role: Role) -> Self {
+        Self {
+            rsv1_allowed: true,
+            ..Self::new(role)
         }
     }
 
@@ -175,7 +187,21 @@ impl OutputTracker {
     }
 
     fn accept(&mut self, frame: WireFrame) {
-        check_written(&frame, self.role);
+        if self.rsv1_allowed && frame.rsv == 0b100 {
+            assert!(
+                matches!(frame.opcode, 0x1 | 0x2),
+                "RSV1 on a frame that does not start a message: {frame:?}"
+            );
+            check_written(
+                &WireFrame {
+                    rsv: 0,
+                    ..frame.clone()
+                },
+                self.role,
+            );
+        } else {
+            check_written(&frame, self.role);
+        }
         assert_eq!(
             self.close_frames, 0,
             "a frame was written after the close frame: {frame:?}"
