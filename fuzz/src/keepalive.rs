@@ -72,6 +72,16 @@ impl KeepaliveModel {
         self.every.is_some() || self.limit.is_some()
     }
 
+    /// Whether some configured timer can expire at all from `now` (a
+    /// duration past the end of `Instant`, such as `Duration::MAX`, never
+    /// does, and then the connection reports no keepalive deadline).
+    pub fn can_expire(&self, now: Instant) -> bool {
+        [self.every, self.limit]
+            .into_iter()
+            .flatten()
+            .any(|d| now.checked_add(d).is_some())
+    }
+
     /// The idle timeout is configured.
     pub fn gives_up(&self) -> bool {
         self.limit.is_some()

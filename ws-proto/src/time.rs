@@ -36,3 +36,17 @@ impl core::ops::Add<core::time::Duration> for Instant {
         Self(self.0.saturating_add(rhs))
     }
 }
+
+/// `at + d`, or `None` past the end of time, where std's `Instant` panics:
+/// a timer that far away never expires.
+#[cfg(feature = "std")]
+pub(crate) fn later(at: Instant, d: core::time::Duration) -> Option<Instant> {
+    at.checked_add(d)
+}
+
+/// `at + d`: the `no_std` `Instant` saturates, and a deadline at its end
+/// is as good as none.
+#[cfg(not(feature = "std"))]
+pub(crate) fn later(at: Instant, d: core::time::Duration) -> Option<Instant> {
+    Some(at + d)
+}

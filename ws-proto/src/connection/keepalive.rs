@@ -1,7 +1,9 @@
 //! Keepalive: pings while the peer is quiet, and an idle timeout that gives
 //! up on a peer that no longer answers.
 //!
-//! Time comes only from the caller. Any frame decoded counts as activity; the
+//! Time comes only from the caller. Any frame decoded counts as activity, and
+//! so do bytes of a frame still arriving (a large frame or a fragmented
+//! message coming in slowly is a live peer); the
 //! next [`poll_timeout`](crate::Connection::poll_timeout) or
 //! [`handle_timeout`](crate::Connection::handle_timeout) stamps it with the
 //! `now` it is given, so `receive` needs no clock.
@@ -13,8 +15,11 @@ use core::time::Duration;
 pub(crate) struct Keepalive {
     ping_interval: Option<Duration>,
     idle_timeout: Option<Duration>,
-    /// A frame arrived since the last time stamp.
+    /// A frame, or bytes of one, arrived since the last time stamp.
     activity: bool,
+    /// Bytes in the read buffer when last looked at; more since then are
+    /// bytes the peer sent.
+    buffered_seen: usize,
     /// When the peer was last heard from (or when the timers started).
     last_activity: Option<Instant>,
     /// When the last keepalive ping went out, while the peer stays quiet.
@@ -47,6 +52,15 @@ impl Keepalive {
 
     pub(crate) fn note_activity(&mut self) {
         self.activity = true;
+    }
+
+    /// Looks at the read buffer's length: more bytes than last time are
+    /// activity (the start of a frame counts before the frame is whole).
+    pub(crate) fn note_buffered(&mut self, len: usize) {
+        if len > self.buffered_seen {
+            self.activity = true;
+        }
+        self.buffered_seen = len;
     }
 
     /// Applies activity seen since the last call at time `now`.
@@ -105,18 +119,7 @@ impl Keepalive {
     }
 }
 
-/// `at + d`, or `None` past the end of time, where std's `Instant` panics.
-#[cfg(feature = "std")]
-fn later(at: Instant, d: Duration) -> Option<Instant> {
-    at.checked_add(d)
-}
-
-/// `at + d`: the `no_std` `Instant` saturates, and a deadline at its end
-/// is as good as none.
-#[cfg(not(feature = "std"))]
-fn later(at: Instant, d: Duration) -> Option<Instant> {
-    Some(at + d)
-}
+use crate::time::later;
 
 #[cfg(test)]
 mod tests {
@@ -147,9 +150,8 @@ mod tests {
         assert_eq!(k.on_timeout(t0 + 10 * s), KeepaliveAction::None);
     }
 
-    /// Found by the connection fuzz targets: an interval or timeout too long
-    /// for `Instant` (`Duration::MAX`) panicked in `Instant + Duration`; such
-    /// a timer never expires.
+    /// An interval or timeout too long for `Instant` (`Duration::MAX`)
+    /// panicked in `Instant + Duration`; such a timer never expires.
     #[test]
     fn durations_past_the_end_of_time_never_expire() {
         let t0 = Instant::now();
@@ -174,5 +176,90 @@ mod tests {
         let mut k = Keepalive::default();
         assert_eq!(k.deadline(Instant::now()), None);
         assert_eq!(k.on_timeout(Instant::now()), KeepaliveAction::None);
+    }
+
+    /// Drives a server with a 30 ms idle timeout through `steps` steps of
+    /// 10 ms, feeding `feed(step)` before each; whether it is still open.
+    #[cfg(feature = "std")]
+    fn open_after(steps: u32, mut feed: impl FnMut(u32) -> Vec<u8>) -> bool {
+        use crate::{Config, Connection, ReadyState, Role};
+        let ms = Duration::from_millis(1);
+        let mut conn = Connection::new(Role::Server, Config::default().idle_timeout(Some(30 * ms)));
+        let t0 = Instant::now();
+        conn.poll_timeout(t0);
+        for step in 1..=steps {
+            conn.receive(&feed(step));
+            while let Ok(Some(_)) = conn.poll_event() {}
+            conn.handle_timeout(t0 + step * 10 * ms);
+        }
+        conn.ready_state() == ReadyState::Open
+    }
+
+    /// A masked frame header (zero mask) for `len` payload bytes.
+    #[cfg(feature = "std")]
+    fn header(first: u8, len: u16) -> Vec<u8> {
+        let mut h = vec![first, 0x80 | 126];
+        h.extend_from_slice(&len.to_be_bytes());
+        h.extend_from_slice(&[0; 4]);
+        h
+    }
+
+    /// A large frame arriving slowly keeps the connection alive (it used to
+    /// time out: only whole frames counted); a peer stalled mid-frame still
+    /// times out.
+    #[cfg(feature = "std")]
+    #[test]
+    fn bytes_of_a_frame_still_arriving_are_activity() {
+        let slow = |step: u32| {
+            if step == 1 {
+                header(0x82, 1000)
+            } else {
+                vec![7; 10]
+            }
+        };
+        assert!(open_after(20, slow), "200 ms of a slow frame, 10 ms apart");
+        let stalled = |step: u32| {
+            if step == 1 {
+                header(0x82, 1000)
+            } else {
+                Vec::new()
+            }
+        };
+        assert!(!open_after(20, stalled), "a stall mid-frame times out");
+    }
+
+    /// The fragments of a message, 10 ms apart, keep the connection alive.
+    #[cfg(feature = "std")]
+    #[test]
+    fn fragments_of_a_message_are_activity() {
+        let fragments = |step: u32| {
+            let first = if step == 1 { 0x01 } else { 0x00 }; // text, then continuations
+            let mut frame = vec![first, 0x80 | 1, 0, 0, 0, 0];
+            frame.push(b'a');
+            frame
+        };
+        assert!(open_after(20, fragments));
+    }
+
+    /// A close or handshake timeout too long for `Instant` (`Duration::MAX`,
+    /// "never") panicked in `Instant + Duration`; such a timer never fires.
+    #[cfg(feature = "std")]
+    #[test]
+    fn close_and_handshake_timeouts_past_the_end_of_time_never_fire() {
+        use crate::handshake::ClientRequest;
+        use crate::{CloseCode, Config, Connection, ReadyState, Role};
+        let never = Config::default()
+            .close_timeout(Duration::MAX)
+            .handshake_timeout(Duration::MAX);
+        let t0 = Instant::now();
+        let mut conn = Connection::new(Role::Client, never.clone());
+        conn.close(CloseCode::NORMAL, "").unwrap();
+        assert_eq!(conn.poll_timeout(t0), None);
+        conn.handle_timeout(t0 + Duration::from_secs(1 << 40));
+        assert_eq!(conn.ready_state(), ReadyState::Closing);
+        let mut client = Connection::client(ClientRequest::from_url("ws://h/").unwrap(), never);
+        assert_eq!(client.poll_timeout(t0), None);
+        client.handle_timeout(t0 + Duration::from_secs(1 << 40));
+        assert_eq!(client.ready_state(), ReadyState::Connecting);
     }
 }

@@ -495,12 +495,11 @@ impl Connection {
         // but the peer has not yet taken what is queued.
         let lingering = self.should_close_transport() && self.outbound.buffered() > 0;
         let close = if self.close.timer_wanted(self.role) || lingering {
-            Some(
-                *self
-                    .close
-                    .deadline
-                    .get_or_insert_with(|| now + self.config.close_timeout),
-            )
+            // A timeout past the end of time (`Duration::MAX`) never fires.
+            if self.close.deadline.is_none() {
+                self.close.deadline = crate::time::later(now, self.config.close_timeout);
+            }
+            self.close.deadline
         } else {
             self.close.deadline = None;
             None

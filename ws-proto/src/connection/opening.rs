@@ -189,8 +189,11 @@ impl Connection {
     /// The handshake's deadline, armed at the first call.
     pub(super) fn opening_deadline(&mut self, now: Instant) -> Option<Instant> {
         let opening = self.opening.as_deref_mut()?;
-        let timeout = opening.config.timeout;
-        Some(*opening.deadline.get_or_insert_with(|| now + timeout))
+        // A timeout past the end of time (`Duration::MAX`) never fires.
+        if opening.deadline.is_none() {
+            opening.deadline = crate::time::later(now, opening.config.timeout);
+        }
+        opening.deadline
     }
 
     /// The handshake timer: past the deadline, the handshake fails.

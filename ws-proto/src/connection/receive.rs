@@ -146,6 +146,10 @@ impl Connection {
         if self.close.reported {
             return Ok(None);
         }
+        if let Some(k) = &mut self.keepalive {
+            // Bytes of a frame still arriving are activity too.
+            k.note_buffered(self.read_buf.len());
+        }
         while !self.close.timed_out {
             match self.decoder.decode(&mut self.read_buf) {
                 // Frame mode's data frames go straight out, built in the
@@ -177,7 +181,12 @@ impl Connection {
                         return Ok(Some(ready));
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    if let Some(k) = &mut self.keepalive {
+                        k.note_buffered(self.read_buf.len());
+                    }
+                    break;
+                }
                 Err(err) => return Err(self.fail(err)),
             }
         }
