@@ -197,8 +197,12 @@ for name in "${SERVERS[@]}"; do
 done
 
 log "writing $BENCHES/RESULTS.md"
-# Keep the fan-out section (benches/fanout.sh writes it) across the rewrite.
-sed -n '/^<!-- fanout:start -->$/,/^<!-- fanout:end -->$/p' "$BENCHES/RESULTS.md" >"$WORK/fanout-section.md" 2>/dev/null || true
+# Keep the sections other runs wrote (fan-out by benches/fanout.sh, issue
+# 16's before/after tables) across the rewrite.
+: >"$WORK/fanout-section.md"
+for section in fanout issue16; do
+    sed -n "/^<!-- $section:start -->\$/,/^<!-- $section:end -->\$/p" "$BENCHES/RESULTS.md" >>"$WORK/fanout-section.md" 2>/dev/null || true
+done
 python3 "$BENCHES/report.py" \
     --mode "$MODE" \
     --results "$RESULTS" \
