@@ -300,7 +300,10 @@ impl<S> Group<S> {
 
     /// The group's delivery totals since it was made: messages queued,
     /// dropped for a full queue, members closed for a full queue, and
-    /// deliveries that found a member no longer open.
+    /// deliveries that found a member no longer open. A flush adds its
+    /// counts once it has written to every member, so a member can read a
+    /// message before it is counted; [`flush`](Self::flush) first to count
+    /// everything published so far.
     ///
     /// ```
     /// let group: ws_tokio::broadcast::Group<tokio::net::TcpStream> = ws_tokio::broadcast::Group::new();
@@ -520,7 +523,8 @@ impl<S: Transport + Send + 'static> Group<S> {
     }
 
     /// Delivers and writes what was published since the last flush now,
-    /// instead of when the flush task next runs.
+    /// instead of when the flush task next runs (after waiting for a flush
+    /// in progress, whose counts are then in [`counts`](Self::counts)).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -316,6 +316,8 @@ async fn publish_reaches_every_member_once_and_in_order() {
             assert_eq!(got, expected, "client {me} round {round}");
         }
     }
+    // Counted once the flush in progress ends.
+    group.flush();
     let counts = group.counts();
     assert_eq!(counts.queued, (CLIENTS * CLIENTS * ROUNDS) as u64);
     assert_eq!(
@@ -367,6 +369,8 @@ async fn publish_except_skips_the_sender() {
             .collect();
         assert_eq!(got, others, "client {me}");
     }
+    // Counted once the flush in progress ends.
+    group.flush();
     assert_eq!(group.counts().queued, expected + CLIENTS as u64);
 }
 
@@ -500,6 +504,8 @@ async fn a_slow_member_is_skipped_and_catches_up_with_drop() {
             first_drop.is_some_and(|at| scene.published >= at + 8 * BATCH)
         })
         .await;
+    // Counted once the flush in progress ends.
+    scene.group.flush();
     let slow_counts = scene.slow.membership.counts().expect("still a member");
     assert!(slow_counts.dropped > 0, "{slow_counts:?}");
     assert_eq!(slow_counts.closed, 0);
@@ -550,6 +556,8 @@ async fn slow_member_is_closed(code: CloseCode) {
     scene
         .publish_until(|scene| scene.group.counts().closed > 0)
         .await;
+    // Counted once the flush in progress ends.
+    scene.group.flush();
     let counts = scene.group.counts();
     assert_eq!(counts.closed, 1, "{counts:?}");
     assert_eq!(counts.dropped, 0, "{counts:?}");
@@ -563,6 +571,8 @@ async fn slow_member_is_closed(code: CloseCode) {
         scene.publish_batch().await;
     }
     scene.check_fast();
+    // Counted once the flush in progress ends.
+    scene.group.flush();
     let counts = scene.group.counts();
     assert_eq!(counts.queued, FAST as u64 * scene.published + slow_queued);
     assert_eq!(counts.closed, 1);
@@ -685,6 +695,10 @@ async fn members_leaving_mid_publish() {
         );
     }
     assert_eq!(group.len(), CLIENTS - 2);
+    // The stayers can read a round's messages before the flush that wrote
+    // them adds its counts (it does so once every member is written): a
+    // flush waits for the one in progress.
+    group.flush();
     let counts = group.counts();
     assert_eq!((counts.dropped, counts.closed), (0, 0), "{counts:?}");
     let stayers_got = (CLIENTS as u64 - 2) * MESSAGES;
@@ -841,6 +855,8 @@ async fn a_round_of_publishes_is_one_write_per_member() {
                 assert_eq!(message.len(), 8 + sizes(i));
             }
         }
+        // Counted once the flush in progress ends.
+        group.flush();
         assert_eq!(group.counts().queued, ((round + 1) * K * MEMBERS) as u64);
         let seen: Vec<usize> = writes.iter().map(|w| w.load(Ordering::Relaxed)).collect();
         assert_eq!(
@@ -895,6 +911,8 @@ async fn deflate_members_share_one_compressed_copy() {
         let message = bounded("recv", ws.recv()).await.unwrap().unwrap();
         assert_eq!(message, Message::text(text.clone()), "client {i}");
     }
+    // Counted once the flush in progress ends.
+    group.flush();
     assert_eq!(group.counts().queued, CLIENTS as u64);
     assert_eq!(kept.compressed_copies(), 1);
 }
