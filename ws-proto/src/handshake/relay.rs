@@ -601,6 +601,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "deflate")]
     fn deflate_passes_end_to_end_and_the_relay_carries_rsv1_without_inflating() {
         let (mut client, mut relay_server, mut relay_client, mut server) =
             relayed(Config::default());
@@ -661,6 +662,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "deflate")]
     fn without_an_agreed_extension_reserved_bits_stay_a_protocol_error_at_the_relay() {
         let (_, mut relay_server, _, _) = relayed(Config::default().deflate(None));
         // A masked text frame "hi" with RSV1, although nothing was agreed.
