@@ -88,8 +88,14 @@ async fn open_pair<S: Transport>(
         Ok(opened) => opened,
         Err(err) => {
             let timed_out = matches!(err, Error::Handshake(HandshakeError::TimedOut { .. }));
-            let answer = Relay::refusal(err.status(), timed_out, &err.to_string());
-            // The client learns of it; the backend's error is returned.
+            // The client learns what happened, not the backend's address or
+            // error in full: those are returned (for the log).
+            let why = match err.status() {
+                Some(status) => format!("status {status}"),
+                None if timed_out => "no answer within the handshake timeout".to_string(),
+                None => "no WebSocket connection to it".to_string(),
+            };
+            let answer = Relay::refusal(err.status(), timed_out, &why);
             let _ = incoming.respond(answer).await;
             return Err(err);
         }

@@ -304,7 +304,8 @@ impl Relay {
     /// The answer for the client when the backend's connection could not be
     /// opened: the backend's own refusal status (`backend_status`, 400 and
     /// up) passed on, 504 when it did not answer in time, 502 otherwise;
-    /// `why` goes in the body.
+    /// `why` goes in the body, so it should say what the client may know
+    /// (not the backend's address or its error in full: log those).
     ///
     /// ```
     /// use ws_proto::handshake::Relay;
