@@ -207,10 +207,13 @@ impl Connection {
             out.sending = None;
             let deferred = core::mem::take(&mut out.deferred);
             for (opcode, payload) in deferred {
+                // Nothing follows a close frame: a pong owed after a close
+                // was (go_away's, say) is dropped, as is everything after a
+                // failure's close held back here.
+                if self.close.sent {
+                    continue;
+                }
                 if opcode == OpCode::Close {
-                    if self.close.sent {
-                        continue;
-                    }
                     self.close.sent = true;
                 }
                 self.push_frame(true, opcode, &payload);
