@@ -325,13 +325,8 @@ impl Pass {
 
     /// `from` failed. When its peer broke the protocol, `from` owes that
     /// peer the failure's close frame (the legs' `auto_failure_close` is
-    /// off):
-    /// * the client failed: the backend gets that close frame, and answers
-    ///   it after what it still has in flight; the other direction passes
-    ///   all of that to the client, its close last, so the client sees what
-    ///   it would have seen talking to the backend directly;
-    /// * the backend failed: the backend leg sends its close now, and the
-    ///   client gets 1014.
+    /// off), and [`Relay::passes_failure_on`] says whether it goes to `to`
+    /// first (whose answer then closes `from`) or to `from` at once.
     ///
     /// Otherwise (the transport failed) as [`end`](Self::end).
     fn fail<R: Transport, W: Transport>(&mut self, from: &Shared<R>, to: &Shared<W>, err: Error) {
@@ -340,7 +335,7 @@ impl Pass {
             _ => None,
         };
         if let Some(frame) = owed {
-            let passed_on = self.toward == Leg::Backend
+            let passed_on = Relay::passes_failure_on(self.toward.other())
                 && to.with_conn(|conn| conn.ready_state()) == ReadyState::Open
                 && to.start_close(frame.code, &frame.reason).is_ok();
             if passed_on {

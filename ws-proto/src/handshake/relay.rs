@@ -335,6 +335,22 @@ pub enum Leg {
     Backend,
 }
 
+impl Leg {
+    /// The relay's other connection.
+    ///
+    /// ```
+    /// use ws_proto::handshake::Leg;
+    /// assert_eq!(Leg::Client.other(), Leg::Backend);
+    /// assert_eq!(Leg::Backend.other(), Leg::Client);
+    /// ```
+    pub fn other(self) -> Leg {
+        match self {
+            Leg::Client => Leg::Backend,
+            Leg::Backend => Leg::Client,
+        }
+    }
+}
+
 impl Relay {
     /// The close a relay sends on the leg `toward` when the other leg ended
     /// without a close frame to pass on: `other_failed` when the other
@@ -367,6 +383,40 @@ impl Relay {
             ),
             (Leg::Backend, false) => (CloseCode::GOING_AWAY, "the client went away"),
         }
+    }
+
+    /// Whether a relay passes a protocol failure on the leg `failed` to the
+    /// other leg's peer, rather than closing the failed leg at once.
+    ///
+    /// The legs run with [`Config::auto_failure_close`] off, so a leg whose
+    /// peer broke the protocol reports it once and owes that peer the
+    /// failure's close frame ([`ProtocolError::close_frame`]); this says who
+    /// gets that frame first.
+    ///
+    /// * The client broke the protocol (`true`): the close frame goes to the
+    ///   backend while it is open. The backend answers it after what it
+    ///   still has in flight, and all of that reaches the client, the close
+    ///   last, as if the client had talked to the backend directly. Were the
+    ///   client closed at once, it would lose the echoes of the frames it
+    ///   sent before the bad one (Autobahn's cases 3.2 to 5.15 check that).
+    /// * The backend broke the protocol (`false`): the backend leg sends the
+    ///   close frame at once, and the client gets
+    ///   [`close_for(Leg::Client, true)`](Self::close_for) (1014).
+    ///
+    /// When the other leg cannot take a close (it is already closing, or a
+    /// frame of the relay's is half sent on it), the failed leg is closed at
+    /// once either way.
+    ///
+    /// ```
+    /// use ws_proto::handshake::{Leg, Relay};
+    /// assert!(Relay::passes_failure_on(Leg::Client));
+    /// assert!(!Relay::passes_failure_on(Leg::Backend));
+    /// ```
+    ///
+    /// [`Config::auto_failure_close`]: crate::Config::auto_failure_close
+    /// [`ProtocolError::close_frame`]: crate::ProtocolError::close_frame
+    pub fn passes_failure_on(failed: Leg) -> bool {
+        failed == Leg::Client
     }
 }
 
