@@ -88,14 +88,9 @@ async fn open_pair<S: Transport>(
         Ok(opened) => opened,
         Err(err) => {
             let timed_out = matches!(err, Error::Handshake(HandshakeError::TimedOut { .. }));
-            // The client learns what happened, not the backend's address or
-            // error in full: those are returned (for the log).
-            let why = match err.status() {
-                Some(status) => format!("status {status}"),
-                None if timed_out => "no answer within the handshake timeout".to_string(),
-                None => "no WebSocket connection to it".to_string(),
-            };
-            let answer = Relay::refusal(err.status(), timed_out, &why);
+            // The error itself is returned (for the log); the client's
+            // answer says only what happened.
+            let answer = Relay::refusal(err.status(), timed_out);
             let _ = incoming.respond(answer).await;
             return Err(err);
         }

@@ -303,25 +303,31 @@ impl Relay {
 
     /// The answer for the client when the backend's connection could not be
     /// opened: the backend's own refusal status (`backend_status`, 400 and
-    /// up) passed on, 504 when it did not answer in time, 502 otherwise;
-    /// `why` goes in the body, so it should say what the client may know
-    /// (not the backend's address or its error in full: log those).
+    /// up) passed on, 504 when it did not answer in time (`timed_out`), 502
+    /// otherwise. The body says which, and no more: the backend's address
+    /// and its error in full are for the relay's log, not for the client.
     ///
     /// ```
     /// use ws_proto::handshake::Relay;
-    /// assert_eq!(Relay::refusal(Some(403), false, "forbidden").status(), 403);
-    /// assert_eq!(Relay::refusal(None, true, "timed out").status(), 504);
-    /// assert_eq!(Relay::refusal(None, false, "connection refused").status(), 502);
+    /// let refused = Relay::refusal(Some(403), false);
+    /// assert_eq!(refused.status(), 403);
+    /// assert_eq!(Relay::refusal(None, true).status(), 504);
+    /// assert_eq!(Relay::refusal(None, false).status(), 502);
     /// ```
-    pub fn refusal(backend_status: Option<u16>, timed_out: bool, why: &str) -> ServerResponse {
+    pub fn refusal(backend_status: Option<u16>, timed_out: bool) -> ServerResponse {
         match backend_status {
-            Some(status) if (400..600).contains(&status) => {
-                ServerResponse::reject(status, format!("the backend refused: {why}"))
-            }
-            _ if timed_out => {
-                ServerResponse::reject(504, format!("the backend did not answer in time: {why}"))
-            }
-            _ => ServerResponse::reject(502, format!("the backend could not be opened: {why}")),
+            Some(status) if (400..600).contains(&status) => ServerResponse::reject(
+                status,
+                format!("the backend refused the WebSocket handshake with status {status}"),
+            ),
+            _ if timed_out => ServerResponse::reject(
+                504,
+                "the backend did not answer within the handshake timeout",
+            ),
+            _ => ServerResponse::reject(
+                502,
+                "no WebSocket connection to the backend could be opened",
+            ),
         }
     }
 }
@@ -343,10 +349,10 @@ impl Leg {
     /// assert_eq!(Leg::Client.other(), Leg::Backend);
     /// assert_eq!(Leg::Backend.other(), Leg::Client);
     /// ```
-    pub fn other(self) -> Leg {
+    pub fn other(self) -> Self {
         match self {
-            Leg::Client => Leg::Backend,
-            Leg::Backend => Leg::Client,
+            Self::Client => Self::Backend,
+            Self::Backend => Self::Client,
         }
     }
 }
