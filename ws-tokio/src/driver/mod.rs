@@ -100,6 +100,9 @@ struct State<S> {
     unflushed: bool,
     /// An I/O error broke the transport.
     failed: bool,
+    /// A read found bytes since the task last waited: the next read waits
+    /// for the task's next turn (see the read loop).
+    read_this_turn: bool,
 }
 
 /// The state shared by a stream and its halves.
@@ -122,6 +125,7 @@ impl<S> Shared<S> {
                 shut_down: false,
                 unflushed: false,
                 failed: false,
+                read_this_turn: false,
             }),
         })
     }
