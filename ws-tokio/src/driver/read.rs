@@ -417,7 +417,10 @@ mod tests {
             // this turn (from the second message on): the task yields first.
             let mut polled = poll_once(&shared);
             if len > 10 {
-                assert!(polled.is_pending(), "no yield before the {len}-byte message");
+                assert!(
+                    polled.is_pending(),
+                    "no yield before the {len}-byte message"
+                );
                 polled = poll_once(&shared);
             }
             match polled {
