@@ -100,9 +100,9 @@ struct State<S> {
     unflushed: bool,
     /// An I/O error broke the transport.
     failed: bool,
-    /// A read found bytes since the task last waited: the next read waits
-    /// for the task's next turn (see the read loop).
-    read_this_turn: bool,
+    /// The last read found bytes, and the task has not waited since: a
+    /// second such read ends the task's turn (see the read loop).
+    read_in_a_row: bool,
 }
 
 /// The state shared by a stream and its halves.
@@ -125,7 +125,7 @@ impl<S> Shared<S> {
                 shut_down: false,
                 unflushed: false,
                 failed: false,
-                read_this_turn: false,
+                read_in_a_row: false,
             }),
         })
     }
