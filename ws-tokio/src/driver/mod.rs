@@ -100,8 +100,9 @@ struct State<S> {
     unflushed: bool,
     /// An I/O error broke the transport.
     failed: bool,
-    /// The last read found bytes, and the task has not waited since: a
-    /// second such read ends the task's turn (see the read loop).
+    /// Reads have found bytes since the last read that found none: each
+    /// further read that finds bytes ends the task's turn (see the read
+    /// loop).
     read_in_a_row: bool,
 }
 
