@@ -399,13 +399,13 @@ impl Relay {
     /// failure's close frame ([`ProtocolError::close_frame`]); this says who
     /// gets that frame first.
     ///
-    /// * The client broke the protocol (`true`): the close frame goes to the
+    /// * The client broke the protocol (returns `true`): the close frame goes to the
     ///   backend while it is open. The backend answers it after what it
     ///   still has in flight, and all of that reaches the client, the close
     ///   last, as if the client had talked to the backend directly. Were the
     ///   client closed at once, it would lose the echoes of the frames it
     ///   sent before the bad one (Autobahn's cases 3.2 to 5.15 check that).
-    /// * The backend broke the protocol (`false`): the backend leg sends the
+    /// * The backend broke the protocol (returns `false`): the backend leg sends the
     ///   close frame at once, and the client gets
     ///   [`close_for(Leg::Client, true)`](Self::close_for) (1014).
     ///
