@@ -26,7 +26,9 @@
 //!    (the request is queued at once), or [`Connection::new`] for a
 //!    transport upgraded elsewhere.
 //! 2. Write what [`Connection::poll_transmit`] returns (or
-//!    [`Connection::transmit_slices`] + [`Connection::advance_transmit`]).
+//!    [`Connection::transmit_slices`] + [`Connection::advance_transmit`];
+//!    a completion-based driver, whose write finishes later, borrows owned
+//!    chunks with [`Connection::lend_transmit_chunks`] instead).
 //! 3. Read from the transport into [`Connection::prepare_receive_buffer`]
 //!    (or hand bytes to [`Connection::receive`]); when a read finds nothing,
 //!    [`Connection::release_receive_buffer`]; on end of stream

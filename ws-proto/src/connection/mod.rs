@@ -59,7 +59,8 @@ use crate::Role;
 /// * **outputs**, drained until they return `None`: [`poll_event`](Self::poll_event)
 ///   (or its zero-copy twin [`poll_event_ref`](Self::poll_event_ref)),
 ///   [`poll_transmit`](Self::poll_transmit) (or [`transmit_slices`](Self::transmit_slices)
-///   plus [`advance_transmit`](Self::advance_transmit)), [`poll_timeout`](Self::poll_timeout);
+///   or [`lend_transmit_chunks`](Self::lend_transmit_chunks), plus
+///   [`advance_transmit`](Self::advance_transmit)), [`poll_timeout`](Self::poll_timeout);
 /// * **getters**: [`ready_state`](Self::ready_state),
 ///   [`should_close_transport`](Self::should_close_transport),
 ///   [`buffered_amount`](Self::buffered_amount), [`role`](Self::role).
@@ -81,6 +82,8 @@ use crate::Role;
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
+    /// The size of the next read (see [`read_buffer`]).
+    read_growth: read_buffer::ReadGrowth,
     /// The part of the [`Config`] consulted after construction.
     config: Settings,
     read_buf: BytesMut,
@@ -148,6 +151,7 @@ impl Connection {
             .then(|| Box::new(Keepalive::new(config.ping_interval, config.idle_timeout)));
         let mut conn = Self {
             role,
+            read_growth: read_buffer::ReadGrowth::default(),
             config: Settings::from(config),
             read_buf: BytesMut::new(),
             decoder,
@@ -442,6 +446,48 @@ impl Connection {
     /// ```
     pub fn transmit_slices(&self) -> impl Iterator<Item = &[u8]> {
         self.outbound.slices()
+    }
+
+    /// Lends the front of the queue as owned chunks, without copying, for
+    /// drivers whose writes complete later (io_uring, IOCP): pushes onto
+    /// `out`, oldest first, clones of the queued chunks (reference-counted,
+    /// not copied), at most `max_bytes` in all (the last one possibly cut)
+    /// and at most `max_chunks` of them, and returns how many bytes it lent.
+    ///
+    /// Nothing leaves the queue: the lent bytes are still queued, counted by
+    /// [`buffered_amount`](Self::buffered_amount) (and by the linger timer),
+    /// and lent again by the next call, until
+    /// [`advance_transmit`](Self::advance_transmit) marks them written, so
+    /// call it with the count the write reports (a partial write included).
+    /// Keep one write in flight at a time.
+    ///
+    /// The lent bytes never move: what is queued after this call goes into
+    /// fresh room, and the chunks stay valid while `out` holds them, even
+    /// if the queue advances past them or is dropped.
+    ///
+    /// ```
+    /// # use ws_proto::{Config, Connection, Role};
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_text("a").unwrap();
+    /// let mut lent = Vec::new();
+    /// assert_eq!(server.lend_transmit_chunks(usize::MAX, 64, &mut lent), 3);
+    /// server.send_text("b").unwrap(); // not lent, and does not move `lent`
+    /// assert_eq!(&lent[0][..], b"\x81\x01a");
+    /// assert_eq!(server.buffered_amount(), 6);
+    /// // The write completes: it took 2 of the 3 bytes.
+    /// server.advance_transmit(2);
+    /// lent.clear();
+    /// server.lend_transmit_chunks(usize::MAX, 64, &mut lent);
+    /// let rest: Vec<u8> = lent.iter().flat_map(|c| c.iter().copied()).collect();
+    /// assert_eq!(rest, b"a\x81\x01b");
+    /// ```
+    pub fn lend_transmit_chunks(
+        &mut self,
+        max_bytes: usize,
+        max_chunks: usize,
+        out: &mut Vec<Bytes>,
+    ) -> usize {
+        self.outbound.lend(max_bytes, max_chunks, out)
     }
 
     /// Marks the first `n` bytes of [`transmit_slices`](Self::transmit_slices) as written.

@@ -135,6 +135,46 @@ impl Outbound {
             .chain((!self.tail.is_empty()).then_some(&self.tail[..]))
     }
 
+    /// Lends the front of the queue, oldest first, as owned clones pushed
+    /// onto `out`: at most `max_bytes` in all (the last one possibly cut)
+    /// and at most `max_chunks` chunks. Returns the bytes lent.
+    ///
+    /// The queue is unchanged: the bytes stay queued (and counted) until
+    /// [`advance`](Self::advance). The tail is sealed first when any of it
+    /// is lent, so frames queued later go into fresh room and never move
+    /// the lent bytes.
+    pub(crate) fn lend(
+        &mut self,
+        max_bytes: usize,
+        max_chunks: usize,
+        out: &mut Vec<Bytes>,
+    ) -> usize {
+        let mut lent = 0;
+        let mut count = 0;
+        let mut i = 0;
+        loop {
+            if lent == max_bytes || count == max_chunks {
+                return lent;
+            }
+            if i == self.chunks.len() {
+                if self.tail.is_empty() {
+                    return lent;
+                }
+                self.seal_tail();
+            }
+            let chunk = &self.chunks[i];
+            let take = chunk.len().min(max_bytes - lent);
+            out.push(if take == chunk.len() {
+                chunk.clone()
+            } else {
+                chunk.slice(..take)
+            });
+            lent += take;
+            count += 1;
+            i += 1;
+        }
+    }
+
     /// Drops everything queued (the peer stopped reading and we gave up).
     pub(crate) fn clear(&mut self) {
         *self = Self::default();
@@ -227,6 +267,121 @@ mod tests {
             assert_eq!(written, all, "step {step}");
             assert_eq!(copy.pop(), None);
         }
+    }
+
+    fn text(out: &mut Outbound, payload: &'static [u8]) {
+        let header = FrameHeader::new(true, OpCode::Text, None, payload.len() as u64);
+        out.push_frame(header, &Bytes::from_static(payload));
+    }
+
+    fn concat(chunks: &[Bytes]) -> Vec<u8> {
+        chunks.iter().flat_map(|c| c.iter().copied()).collect()
+    }
+
+    #[test]
+    fn lent_chunks_keep_the_order_and_stay_queued() {
+        let mut out = Outbound::default();
+        let large = Bytes::from(vec![7u8; ZERO_COPY_MIN]);
+        text(&mut out, b"a");
+        out.push_frame(
+            FrameHeader::new(true, OpCode::Binary, None, large.len() as u64),
+            &large,
+        );
+        text(&mut out, b"b");
+        let all = collect(&out);
+        let mut lent = Vec::new();
+        assert_eq!(out.lend(usize::MAX, usize::MAX, &mut lent), all.len());
+        assert_eq!(concat(&lent), all);
+        // The large payload is lent by reference, not copied.
+        assert!(lent.iter().any(|c| c.as_ptr() == large.as_ptr()));
+        assert_eq!(out.buffered(), all.len());
+        assert_eq!(collect(&out), all);
+        // Lending again lends the same bytes.
+        let mut again = Vec::new();
+        out.lend(usize::MAX, usize::MAX, &mut again);
+        assert_eq!(concat(&again), all);
+    }
+
+    #[test]
+    fn frames_queued_after_lending_are_not_lent_and_do_not_move_lent_bytes() {
+        let mut out = Outbound::default();
+        text(&mut out, b"first");
+        let mut lent = Vec::new();
+        out.lend(usize::MAX, usize::MAX, &mut lent);
+        assert_eq!(concat(&lent), b"\x81\x05first");
+        let (ptr, len) = (lent[0].as_ptr(), lent[0].len());
+        // Enough frames to outgrow any room left after the lent bytes.
+        for _ in 0..1000 {
+            text(&mut out, b"0123456789abcdef0123456789abcdef");
+        }
+        assert_eq!((lent[0].as_ptr(), lent[0].len()), (ptr, len));
+        assert_eq!(&lent[0][..], b"\x81\x05first");
+        assert_eq!(out.buffered(), 7 + 1000 * 34);
+        out.advance(7);
+        let rest = collect(&out);
+        assert_eq!(rest.len(), 1000 * 34);
+        assert!(rest.starts_with(b"\x81\x200123"));
+    }
+
+    #[test]
+    fn partial_writes_of_lent_chunks_advance_the_queue() {
+        let mut out = Outbound::default();
+        let large = Bytes::from((0..ZERO_COPY_MIN).map(|i| i as u8).collect::<Vec<_>>());
+        out.push_frame(
+            FrameHeader::new(true, OpCode::Binary, None, large.len() as u64),
+            &large,
+        );
+        text(&mut out, b"end");
+        let all = collect(&out);
+        let mut written = Vec::new();
+        for step in [1, 3, 1000, 2000, usize::MAX] {
+            let mut lent = Vec::new();
+            out.lend(usize::MAX, usize::MAX, &mut lent);
+            // The kernel takes `step` bytes of the lent ones; the lent
+            // clones are still alive while the queue advances.
+            let took: Vec<u8> = concat(&lent).into_iter().take(step).collect();
+            written.extend_from_slice(&took);
+            out.advance(took.len());
+            assert_eq!(out.buffered(), all.len() - written.len());
+            drop(lent);
+        }
+        assert_eq!(written, all);
+        assert_eq!(out.buffered(), 0);
+    }
+
+    #[test]
+    fn lending_stops_at_max_bytes_and_max_chunks() {
+        let mut out = Outbound::default();
+        let large = Bytes::from(vec![1u8; ZERO_COPY_MIN]);
+        out.push_frame(
+            FrameHeader::new(true, OpCode::Binary, None, large.len() as u64),
+            &large,
+        );
+        text(&mut out, b"tail");
+        let all = collect(&out);
+        let mut lent = Vec::new();
+        assert_eq!(out.lend(10, usize::MAX, &mut lent), 10);
+        assert_eq!(concat(&lent), &all[..10]);
+        // The tail was not reached, so it was not sealed.
+        assert!(!out.tail.is_empty());
+        lent.clear();
+        assert_eq!(out.lend(usize::MAX, 2, &mut lent), 4 + ZERO_COPY_MIN);
+        assert_eq!(lent.len(), 2);
+        lent.clear();
+        assert_eq!(out.lend(0, usize::MAX, &mut lent), 0);
+        assert!(lent.is_empty());
+        assert_eq!(out.buffered(), all.len());
+    }
+
+    #[test]
+    fn clearing_the_queue_leaves_lent_chunks_intact() {
+        let mut out = Outbound::default();
+        text(&mut out, b"linger");
+        let mut lent = Vec::new();
+        out.lend(usize::MAX, usize::MAX, &mut lent);
+        out.clear();
+        assert_eq!(out.buffered(), 0);
+        assert_eq!(concat(&lent), b"\x81\x06linger");
     }
 
     #[test]

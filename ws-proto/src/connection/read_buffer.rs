@@ -16,10 +16,35 @@ use super::Connection;
 
 /// A read gets at least this much room.
 const MIN_READ: usize = 4 * 1024;
+/// Reads that keep filling their room get up to `MIN_READ << MAX_GROWTH`
+/// (64 KiB).
+const MAX_GROWTH: u8 = 4;
 /// The most room reserved at once for a large frame.
 const MAX_RESERVE: usize = 16 << 20;
-/// The largest buffer a pool keeps (larger ones, from large frames, are freed).
-const MAX_SPARE: usize = 16 * 1024;
+/// The largest buffer a pool keeps (larger ones, from large frames, are
+/// freed): room for the largest read of a busy connection.
+const MAX_SPARE: usize = MIN_READ << MAX_GROWTH;
+
+/// How many reads in a row filled all the room they were given (each
+/// doubles the next read's room, up to `MIN_READ << MAX_GROWTH`), and
+/// whether a read buffer was prepared since the last read that found
+/// nothing (the high bit). One byte: it sits in every connection.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct ReadGrowth(u8);
+
+impl ReadGrowth {
+    const PREPARED: u8 = 0x80;
+
+    fn doublings(self) -> u8 {
+        self.0 & !Self::PREPARED
+    }
+
+    /// A buffer is prepared; `full`: the last read left it no room.
+    fn prepare(&mut self, full: bool) {
+        let grow = full && self.0 & Self::PREPARED != 0 && self.doublings() < MAX_GROWTH;
+        self.0 = (self.doublings() + u8::from(grow)) | Self::PREPARED;
+    }
+}
 
 /// At most one spare, empty read buffer, shared by the connections one
 /// driver runs (ws-tokio keeps one per thread, a single-threaded driver one
@@ -78,8 +103,14 @@ impl Connection {
     /// The buffer to read into next, with room for the read: at least
     /// 4 KiB, or as much of a large frame in progress as its header
     /// announced (up to 16 MiB), so a large frame arrives in few reads.
-    /// A connection that holds no buffer takes the pool's spare first.
-    /// Append only, as with [`receive_buffer`](Self::receive_buffer).
+    /// A connection whose reads keep filling all their room (a peer with
+    /// many messages in flight) gets twice the room for each such read, up
+    /// to 64 KiB, so its messages come in few reads and its answers go out
+    /// in few writes; a read that finds nothing
+    /// ([`release_receive_buffer`](Self::release_receive_buffer)) starts
+    /// again from 4 KiB. A connection that holds no buffer takes the pool's
+    /// spare first. Append only, as with
+    /// [`receive_buffer`](Self::receive_buffer).
     ///
     /// ```
     /// use ws_proto::{Config, Connection, ReadBufferPool, Role};
@@ -90,12 +121,17 @@ impl Connection {
     /// ```
     pub fn prepare_receive_buffer(&mut self, pool: &mut ReadBufferPool) -> &mut BytesMut {
         let hint = self.receive_size_hint();
+        // No room left after a read: it filled all the room it had
+        // (decoding moves the buffer's start, never its end).
+        self.read_growth
+            .prepare(self.read_buf.capacity() == self.read_buf.len());
+        let read = MIN_READ << self.read_growth.doublings();
         let buf = self.receive_buffer();
-        if buf.is_empty() && buf.capacity() < MIN_READ && pool.spare.capacity() > 0 {
+        if buf.is_empty() && buf.capacity() < read && pool.spare.capacity() > 0 {
             *buf = core::mem::take(&mut pool.spare);
         }
-        if buf.capacity() - buf.len() < MIN_READ {
-            buf.reserve(hint.clamp(MIN_READ, MAX_RESERVE));
+        if buf.capacity() - buf.len() < read {
+            buf.reserve(hint.clamp(read, MAX_RESERVE));
         }
         buf
     }
@@ -113,6 +149,7 @@ impl Connection {
     /// assert_eq!(pool.spare_capacity(), 0, "the partial frame keeps its buffer");
     /// ```
     pub fn release_receive_buffer(&mut self, pool: &mut ReadBufferPool) {
+        self.read_growth = ReadGrowth::default();
         let buf = self.receive_buffer();
         // Even without room (every byte cut off into frames) an empty
         // buffer may hold on to its allocation.
@@ -154,6 +191,48 @@ mod tests {
         assert_eq!(client.poll_event(), Ok(None));
         let buf = client.prepare_receive_buffer(&mut pool);
         assert!(buf.capacity() >= 1 << 20, "{}", buf.capacity());
+    }
+
+    #[test]
+    fn reads_that_fill_their_room_get_more_until_one_finds_nothing() {
+        let mut pool = ReadBufferPool::new();
+        let mut conn = Connection::new(Role::Server, Config::default());
+        let mut rooms = Vec::new();
+        for _ in 0..7 {
+            let buf = conn.prepare_receive_buffer(&mut pool);
+            let room = buf.capacity() - buf.len();
+            rooms.push(room);
+            // The peer has more waiting than fits: the read fills the room,
+            // and decoding takes every byte out.
+            buf.resize(buf.len() + room, 0);
+            let len = buf.len();
+            drop(buf.split_to(len));
+        }
+        for pair in rooms.windows(2).take(4) {
+            assert!(pair[1] >= 2 * pair[0].min(MAX_SPARE / 2), "{rooms:?}");
+        }
+        assert!(rooms[4] >= MAX_SPARE, "{rooms:?}");
+        assert!(rooms[6] <= 2 * MAX_SPARE, "growth stops: {rooms:?}");
+        // A read that finds nothing: the next starts small again.
+        conn.receive_buffer().clear();
+        conn.release_receive_buffer(&mut pool);
+        let mut other = Connection::new(Role::Server, Config::default());
+        other.prepare_receive_buffer(&mut pool);
+        conn.prepare_receive_buffer(&mut pool);
+        assert_eq!(conn.read_growth.doublings(), 0);
+    }
+
+    #[test]
+    fn a_read_that_leaves_room_does_not_grow_the_next() {
+        let mut pool = ReadBufferPool::new();
+        let mut conn = Connection::new(Role::Client, Config::default());
+        for _ in 0..5 {
+            let buf = conn.prepare_receive_buffer(&mut pool);
+            buf.extend_from_slice(&[0x82, 0x01, 0x01]);
+            assert_eq!(conn.poll_event(), Ok(Some(Event::Binary(vec![1].into()))));
+        }
+        conn.prepare_receive_buffer(&mut pool);
+        assert_eq!(conn.read_growth.doublings(), 0);
     }
 
     #[test]
