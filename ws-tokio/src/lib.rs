@@ -328,7 +328,14 @@
 //! # Ok(())
 //! # }
 //! ```
-
+// Without the `hyper` feature the `upgrade` module is not built: its links
+// in the text above point at docs.rs instead of failing.
+#![cfg_attr(
+    not(feature = "hyper"),
+    doc = "[`upgrade::upgrade`]: https://docs.rs/ws-tokio/latest/ws_tokio/upgrade/fn.upgrade.html",
+    doc = "[`upgrade::upgrade_with`]: https://docs.rs/ws-tokio/latest/ws_tokio/upgrade/fn.upgrade_with.html",
+    doc = "[`upgrade::Upgrade`]: https://docs.rs/ws-tokio/latest/ws_tokio/upgrade/struct.Upgrade.html"
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "axum")]

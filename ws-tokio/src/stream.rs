@@ -185,7 +185,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Sends a message and waits until it is written to the transport. To
     /// queue several before writing, use [`SinkExt::feed`] and
-    /// [`SinkExt::flush`] from `futures-util`.
+    /// [`SinkExt::flush`] from `futures-util`. A server that answers
+    /// messages as it reads them can `feed` each answer and leave the flush
+    /// to [`recv`](Self::recv): what is queued goes out in one write before
+    /// `recv` next reads from the transport, so all the answers to one read
+    /// take one write (and, over TCP, far fewer segments) rather than one
+    /// each.
     ///
     /// [`SinkExt::feed`]: https://docs.rs/futures-util/0.3/futures_util/sink/trait.SinkExt.html#method.feed
     /// [`SinkExt::flush`]: https://docs.rs/futures-util/0.3/futures_util/sink/trait.SinkExt.html#method.flush

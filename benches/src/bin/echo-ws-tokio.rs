@@ -10,8 +10,10 @@
 //! The task has the shape ws-tokio's docs recommend ("Memory per
 //! connection"): `accept` is called before spawning (its future is one
 //! box) and the message is moved out of the received item in one match, so
-//! the task's future fits tokio's smallest task cell.
+//! the task's future fits tokio's smallest task cell. Answers are fed, not
+//! sent: `recv` writes them before it reads again, one write per read.
 
+use futures_util::SinkExt;
 use ws_benches::serve;
 use ws_tokio::Message;
 
@@ -31,7 +33,9 @@ fn main() -> std::io::Result<()> {
                     Some(_) => continue,
                     None => break,
                 };
-                if ws.send(message).await.is_err() {
+                // `feed`: queued, and written (with every other answer to
+                // the same read) before `recv` next reads.
+                if ws.feed(message).await.is_err() {
                     break;
                 }
             }

@@ -105,7 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Message, Error>>> {
-        self.poll_items(cx, Self::next_message)
+        self.poll_items::<true, _>(cx, Self::next_message)
     }
 
     /// [`poll_next`](Self::poll_next) in frames.
@@ -113,7 +113,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame, Error>>> {
-        self.poll_items(cx, Self::next_frame)
+        self.poll_items::<true, _>(cx, Self::next_frame)
     }
 
     /// The handshake's poll: the same loop as [`poll_next`](Self::poll_next),
@@ -123,14 +123,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Opened, Error>>> {
-        self.poll_items(cx, Self::next_opened)
+        self.poll_items::<false, _>(cx, Self::next_opened)
     }
 
     /// The read loop, for messages or the handshake's events (`next` takes
     /// the next one from the core): write what the core queued, run its
     /// timers, read, feed, until `next` has an item or the task must wait.
+    ///
+    /// `LAZY`: an item that the core did not answer leaves what is queued
+    /// for the next read (see [`settle`](Self::settle)); the handshake's
+    /// items write at once (the server's response is queued before its
+    /// `Accepted`).
     #[inline(always)]
-    fn poll_items<T>(
+    fn poll_items<const LAZY: bool, T>(
         &mut self,
         cx: &mut Context<'_>,
         next: impl Fn(&mut Self) -> Option<Result<T, Error>>,
@@ -146,8 +151,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
             match self.phase {
                 ReadPhase::Done => return Poll::Ready(None),
                 ReadPhase::Reading => {
+                    let queued = self.conn.buffered_amount();
                     if let Some(item) = next(self) {
-                        self.settle(cx);
+                        self.settle(LAZY && self.conn.buffered_amount() <= queued, cx);
                         return Poll::Ready(Some(item));
                     }
                     if self.failed {
@@ -234,13 +240,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> State<S> {
         }
     }
 
-    /// Before an item is handed out: writes what the core queued for it (a
-    /// pong, a close reply, the close frame of a protocol error) and, if the
-    /// core says so, shuts the transport down, as far as that can go without
-    /// waiting. A caller that stops reading after the last item still leaves
-    /// a finished close behind in the usual case; reading on finishes it in
-    /// every case.
-    fn settle(&mut self, cx: &Context<'_>) {
+    /// Before an item is handed out, unless `lazy` (a message the core did
+    /// not answer with a pong, a close reply or the close frame of a
+    /// protocol error) and it is not the last: writes what is
+    /// queued and, if the core says so, shuts the transport down, as far as
+    /// that can go without waiting. A caller that stops reading after the
+    /// last item still leaves a finished close behind in the usual case;
+    /// reading on finishes it in every case.
+    ///
+    /// A data message writes nothing: what the application feeds
+    /// (`SinkExt::feed`) while it reads goes out in one write before the
+    /// next read, so a server that answers each message of a read with
+    /// `feed` makes one write per read rather than one per message.
+    fn settle(&mut self, lazy: bool, cx: &Context<'_>) {
+        if lazy && self.phase != ReadPhase::Draining {
+            return;
+        }
         match self.poll_flush_queued(0, Side::Reader, cx) {
             Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(err)) => return self.fail(err),
@@ -441,6 +456,104 @@ mod tests {
             Poll::Ready(Some(Ok(message))) => assert_eq!(message.len(), 50),
             other => panic!("expected the 50-byte message at once, got {other:?}"),
         }
+    }
+
+    /// A transport that counts the writes made to it.
+    struct CountingWrites {
+        inner: tokio::io::DuplexStream,
+        writes: usize,
+    }
+
+    impl AsyncRead for CountingWrites {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for CountingWrites {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.writes += 1;
+            Pin::new(&mut self.inner).poll_write(cx, buf)
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            self.writes += 1;
+            Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_fed_while_reading_go_out_in_one_write_before_the_next_read() {
+        use futures_util::SinkExt;
+        let (ours, mut theirs) = tokio::io::duplex(1 << 16);
+        let counting = CountingWrites {
+            inner: ours,
+            writes: 0,
+        };
+        let mut ws = crate::WebSocketStream::from_raw(counting, Role::Server, Config::default());
+        let mut client = Connection::new(Role::Client, Config::default());
+        // Sixteen messages in one write, then a ping after them.
+        for i in 0..16u8 {
+            client.send_binary(vec![i; 100]).unwrap();
+        }
+        client.send(Message::Ping("p".into())).unwrap();
+        let mut wire = Vec::new();
+        while let Some(bytes) = client.poll_transmit() {
+            wire.extend_from_slice(&bytes);
+        }
+        theirs.write_all(&wire).await.unwrap();
+        // The echo loop: each message fed back while the next is read.
+        for i in 0..16u8 {
+            match ws.recv().await {
+                Some(Ok(Message::Binary(data))) => assert_eq!(data, vec![i; 100]),
+                other => panic!("message {i}: {other:?}"),
+            }
+            ws.feed(Message::binary(vec![i; 100])).await.unwrap();
+        }
+        // The ping is an item the core answered: its pong goes out, with
+        // the sixteen answers ahead of it, in one write.
+        assert_eq!(ws.recv().await.unwrap().unwrap(), Message::Ping("p".into()));
+        let writes = ws.into_inner().writes;
+        assert_eq!(writes, 1, "16 fed answers and a pong");
+        let mut echoed = vec![0u8; 16 * 102 + 3];
+        tokio::io::AsyncReadExt::read_exact(&mut theirs, &mut echoed)
+            .await
+            .unwrap();
+        client.receive(&echoed);
+        for i in 0..16u8 {
+            match client.poll_event().unwrap() {
+                Some(ws_proto::Event::Binary(data)) => assert_eq!(data, vec![i; 100]),
+                other => panic!("answer {i}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            client.poll_event().unwrap(),
+            Some(ws_proto::Event::Pong(_))
+        ));
     }
 
     #[tokio::test]
