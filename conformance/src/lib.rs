@@ -14,7 +14,9 @@
 //!   have it (ws-tokio, ws-blocking, ws-tokio over HTTP/2; the smol
 //!   example has no frame API yet). Each adapter's glue owns the
 //!   runtime it needs: [`TokioAdapter`] a current-thread tokio runtime,
-//!   [`SmolAdapter`] `smol::block_on`, [`BlockingAdapter`] direct calls.
+//!   [`SmolAdapter`] `smol::block_on`, [`BlockingAdapter`] direct calls,
+//!   [`UringAdapter`] ws-uring's blocking `WebSocket` (a ring per
+//!   connection), skipped with its reason where io_uring is refused.
 //! * [`Failure`]: an adapter-neutral classification of the adapters' error
 //!   types, which the cases assert on. Each glue module maps its adapter's
 //!   `Error` in one function named `failure`; when an adapter's error enum
@@ -44,12 +46,16 @@ mod h2_adapter;
 pub mod peer;
 mod smol_adapter;
 mod tokio_adapter;
+#[cfg(target_os = "linux")]
+mod uring_adapter;
 
 pub use blocking_adapter::{BlockingAdapter, BlockingConn};
 #[cfg(feature = "h2")]
 pub use h2_adapter::{H2Adapter, H2Conn};
 pub use smol_adapter::{SmolAdapter, SmolConn};
 pub use tokio_adapter::{TokioAdapter, TokioConn};
+#[cfg(target_os = "linux")]
+pub use uring_adapter::{UringAdapter, UringConn};
 
 /// How long an adapter call may take unless a case gives its own limit.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -136,8 +142,15 @@ pub trait Adapter {
     /// A connection after the opening handshake.
     type Conn: Conn;
 
-    /// A short name for messages ("tokio", "blocking", "smol").
+    /// A short name for messages ("tokio", "blocking", "smol", "uring").
     const NAME: &'static str;
+
+    /// Why this machine cannot run the adapter at all (ws-uring on a
+    /// kernel that refuses io_uring), or `None`. The suite skips every case
+    /// of such an adapter, printing this reason, instead of failing.
+    fn unavailable() -> Option<String> {
+        None
+    }
 
     /// Runs the adapter's server handshake on an accepted TCP stream with
     /// `config`, letting `answer` accept or refuse the request.

@@ -1,6 +1,6 @@
 //! The conformance suite: every case in `cases.rs`, once per adapter, under
 //! the same names (`tokio::handshake_accepted`, `blocking::handshake_accepted`,
-//! `smol::handshake_accepted`, ...), and the frame-mode cases of
+//! `smol::handshake_accepted`, `uring::handshake_accepted`, ...), and the frame-mode cases of
 //! `frame_cases.rs` for every adapter with frame access.
 //!
 //! Run with `cargo test -p ws-conformance`; one adapter with
@@ -17,6 +17,9 @@ macro_rules! cases {
         $(
             #[test]
             fn $case() {
+                if crate::skipped::<$adapter>(stringify!($case)) {
+                    return;
+                }
                 crate::frame_cases::$case::<$adapter>();
             }
         )+
@@ -25,6 +28,9 @@ macro_rules! cases {
         $(
             #[test]
             fn $case() {
+                if crate::skipped::<$adapter>(stringify!($case)) {
+                    return;
+                }
                 crate::cases::$case::<$adapter>();
             }
         )+
@@ -76,11 +82,27 @@ macro_rules! suite {
     };
 }
 
+/// Whether `A` cannot run on this machine (ws-uring without io_uring): the
+/// case is then skipped, with the reason printed.
+fn skipped<A: ws_conformance::Adapter>(case: &str) -> bool {
+    match A::unavailable() {
+        Some(why) => {
+            eprintln!("{}::{case}: skipped: {why}", A::NAME);
+            true
+        }
+        None => false,
+    }
+}
+
 suite!(tokio, ws_conformance::TokioAdapter, frame_cases);
 suite!(blocking, ws_conformance::BlockingAdapter, frame_cases);
 // No frame cases: the smol example adapter has no frame API (its `recv`
 // skips frame-mode events and it has no `send_frame`).
 suite!(smol, ws_conformance::SmolAdapter);
+// ws-uring's blocking `WebSocket`; each case is skipped, with the reason
+// printed, on a kernel that refuses io_uring.
+#[cfg(target_os = "linux")]
+suite!(uring, ws_conformance::UringAdapter, frame_cases);
 
 // ws-tokio over HTTP/2, through the glue's HTTP/1.1-to-HTTP/2 bridge: only
 // the cases about what goes over an open WebSocket (the handshake cases
