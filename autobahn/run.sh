@@ -4,9 +4,10 @@
 #   bash autobahn/run.sh [servers|clients|all]      (default: all)
 #
 # servers: wstest in fuzzingclient mode tests our echo servers
-#          (agents ws-tokio, ws-blocking; one wstest per agent, in parallel)
+#          (agents ws-tokio, ws-blocking, ws-uring; one wstest per agent, in parallel)
 # clients: wstest in fuzzingserver mode tests our autobahn clients
-#          (agents ws-tokio-client, ws-blocking-client; one wstest each, in parallel)
+#          (agents ws-tokio-client, ws-blocking-client, ws-uring-client; one wstest
+#          each, in parallel)
 #
 # Reports: autobahn/reports/{servers,clients}/index.html (+ index.json, merged),
 #          autobahn/reports/{servers,clients}/<agent>/ (wstest's own report),
@@ -17,9 +18,12 @@
 #   AUTOBAHN_EXCLUDE_CASES=... override EXCLUDED_CASES below (empty = exclude nothing)
 #   AUTOBAHN_STRICT=1          NON-STRICT cases fail the run too
 #   AUTOBAHN_RUN_TIMEOUT=SECS  time limit of each wstest / client run (default 1800)
-#   AUTOBAHN_PORT_BASE=N       ports: servers N+1, N+2; fuzzingservers N+11, N+12 (default 9100)
-#   AUTOBAHN_TOKIO_SERVER_CMD, AUTOBAHN_BLOCKING_SERVER_CMD,
-#   AUTOBAHN_TOKIO_CLIENT_CMD, AUTOBAHN_BLOCKING_CLIENT_CMD
+#   AUTOBAHN_PORT_BASE=N       ports: servers N+1..N+3; fuzzingservers N+11..N+13 (default 9100)
+#   AUTOBAHN_AGENTS='ws-uring ws-uring-client'
+#                              run only these agents (space- or comma-separated;
+#                              default: all of them)
+#   AUTOBAHN_TOKIO_SERVER_CMD, AUTOBAHN_BLOCKING_SERVER_CMD, AUTOBAHN_URING_SERVER_CMD,
+#   AUTOBAHN_TOKIO_CLIENT_CMD, AUTOBAHN_BLOCKING_CLIENT_CMD, AUTOBAHN_URING_CLIENT_CMD
 #                              replace the program run for that agent (a command
 #                              line, split on spaces; the address, and for clients
 #                              the agent name, are appended). When all programs a
@@ -66,14 +70,56 @@ RUN_TIMEOUT=${AUTOBAHN_RUN_TIMEOUT:-1800}
 PORT_BASE=${AUTOBAHN_PORT_BASE:-9100}
 HOST=127.0.0.1
 
-SERVER_AGENTS=(ws-tokio ws-blocking)
-SERVER_PKGS=(ws-tokio ws-blocking)
-SERVER_PORTS=($((PORT_BASE + 1)) $((PORT_BASE + 2)))
-SERVER_OVERRIDES=("${AUTOBAHN_TOKIO_SERVER_CMD:-}" "${AUTOBAHN_BLOCKING_SERVER_CMD:-}")
-CLIENT_AGENTS=(ws-tokio-client ws-blocking-client)
-CLIENT_PKGS=(ws-tokio ws-blocking)
-CLIENT_PORTS=($((PORT_BASE + 11)) $((PORT_BASE + 12)))
-CLIENT_OVERRIDES=("${AUTOBAHN_TOKIO_CLIENT_CMD:-}" "${AUTOBAHN_BLOCKING_CLIENT_CMD:-}")
+# ws-uring's agents need io_uring: on a kernel that refuses it their
+# programs exit at once with the reason (see ws-uring's `Error::Unavailable`).
+SERVER_AGENTS=(ws-tokio ws-blocking ws-uring)
+SERVER_PKGS=(ws-tokio ws-blocking ws-uring)
+SERVER_PORTS=($((PORT_BASE + 1)) $((PORT_BASE + 2)) $((PORT_BASE + 3)))
+SERVER_OVERRIDES=("${AUTOBAHN_TOKIO_SERVER_CMD:-}" "${AUTOBAHN_BLOCKING_SERVER_CMD:-}" "${AUTOBAHN_URING_SERVER_CMD:-}")
+CLIENT_AGENTS=(ws-tokio-client ws-blocking-client ws-uring-client)
+CLIENT_PKGS=(ws-tokio ws-blocking ws-uring)
+CLIENT_PORTS=($((PORT_BASE + 11)) $((PORT_BASE + 12)) $((PORT_BASE + 13)))
+CLIENT_OVERRIDES=("${AUTOBAHN_TOKIO_CLIENT_CMD:-}" "${AUTOBAHN_BLOCKING_CLIENT_CMD:-}" "${AUTOBAHN_URING_CLIENT_CMD:-}")
+
+# filter_agents PREFIX KEEP: keeps the agents of PREFIX_AGENTS (and the
+# PKGS, PORTS and OVERRIDES beside them) for which `KEEP AGENT PKG` succeeds.
+filter_agents() {
+    local prefix=$1 keep=$2 i
+    local -n agents=${prefix}_AGENTS pkgs=${prefix}_PKGS ports=${prefix}_PORTS overrides=${prefix}_OVERRIDES
+    local a=() p=() r=() o=()
+    for i in "${!agents[@]}"; do
+        if "$keep" "${agents[i]}" "${pkgs[i]}"; then
+            a+=("${agents[i]}")
+            p+=("${pkgs[i]}")
+            r+=("${ports[i]}")
+            o+=("${overrides[i]}")
+        fi
+    done
+    agents=("${a[@]}")
+    pkgs=("${p[@]}")
+    ports=("${r[@]}")
+    overrides=("${o[@]}")
+    # A mode left with no agent is not run.
+    if ((${#agents[@]} == 0)); then
+        if [[ $prefix == SERVER ]]; then
+            [[ $MODE == servers ]] && MODE=none
+            [[ $MODE == all ]] && MODE=clients
+        else
+            [[ $MODE == clients ]] && MODE=none
+            [[ $MODE == all ]] && MODE=servers
+        fi
+    fi
+    return 0
+}
+named_in_agents() { [[ " ${AUTOBAHN_AGENTS//,/ } " == *" $1 "* ]]; }
+if [[ -n ${AUTOBAHN_AGENTS:-} ]]; then
+    filter_agents SERVER named_in_agents
+    filter_agents CLIENT named_in_agents
+    [[ $MODE == none ]] && {
+        echo "AUTOBAHN_AGENTS='$AUTOBAHN_AGENTS' names no agent of this mode" >&2
+        exit 2
+    }
+fi
 
 log() { printf '[autobahn] %s\n' "$*" >&2; }
 die() {
@@ -217,21 +263,31 @@ build_examples() {
         log "all programs overridden: not building"
         return 0
     }
-    log "building examples: cargo build --release -p ws-tokio -p ws-blocking --examples"
-    (cd "$ROOT" && cargo build --release -p ws-tokio -p ws-blocking --examples) ||
+    # The packages of the agents that run (all three unless AUTOBAHN_AGENTS
+    # names fewer).
+    local pkgs=() pkg
+    for pkg in ws-tokio ws-blocking ws-uring; do
+        if [[ " ${SERVER_PKGS[*]} ${CLIENT_PKGS[*]} " == *" $pkg "* ]]; then
+            pkgs+=("$pkg")
+        fi
+    done
+    local flags=()
+    for pkg in "${pkgs[@]}"; do flags+=(-p "$pkg"); done
+    log "building examples: cargo build --release ${flags[*]} --examples"
+    (cd "$ROOT" && cargo build --release "${flags[@]}" --examples) ||
         die "cargo build failed"
     local target_dir
     target_dir=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])') ||
         die "cargo metadata failed"
-    # Both packages name their examples echo-server and autobahn-client, so in
+    # The packages all name their examples echo-server and autobahn-client, so in
     # target/release/examples/ one package's binary overwrites the other's
     # (cargo's "output filename collision"). Cargo re-links the file for the
     # package named by -p (nothing is recompiled when the combined build above
     # is up to date), so take a copy of each package's binaries in turn.
-    local pkg ex
+    local ex
     rm -rf "$BIN_DIR"
-    for pkg in ws-tokio ws-blocking; do
+    for pkg in "${pkgs[@]}"; do
         (cd "$ROOT" && cargo build --release -q -p "$pkg" --examples) ||
             die "cargo build -p $pkg failed"
         mkdir -p "$BIN_DIR/$pkg"
@@ -424,9 +480,46 @@ run_clients() {
     summarize clients "Clients: wstest fuzzingserver vs our autobahn clients" "$dir" "${CLIENT_AGENTS[@]}"
 }
 
+not_uring() { [[ $2 != ws-uring ]]; }
+
+# ws-uring's agents need io_uring. Its echo server, started on a free port,
+# either says it listens (io_uring works) or exits with status 2 and the
+# reason (a kernel older than 6.0, a seccomp filter, io_uring_disabled):
+# then those agents are skipped, with the reason in the log and the summary.
+URING_SKIPPED=""
+probe_uring() {
+    [[ " ${SERVER_PKGS[*]} ${CLIENT_PKGS[*]} " == *" ws-uring "* ]] || return 0
+    [[ -x "$BIN_DIR/ws-uring/echo-server" ]] || return 0
+    local logfile=$REPORTS/uring-probe.log pid rc i
+    mkdir -p "$REPORTS"
+    start_bg "$logfile" "$BIN_DIR/ws-uring/echo-server" "$HOST:0"
+    pid=$BG_PID
+    for ((i = 0; i < 100; i++)); do
+        grep -q '^listening on' "$logfile" 2>/dev/null && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if grep -q '^listening on' "$logfile" 2>/dev/null; then
+        stop_pid "$pid"
+        return 0
+    fi
+    wait "$pid" 2>/dev/null
+    rc=$?
+    stop_pid "$pid"
+    if ((rc == 2)); then
+        URING_SKIPPED=$(tr '\n' ' ' <"$logfile")
+        log "skipping the ws-uring agents: $URING_SKIPPED"
+        filter_agents SERVER not_uring
+        filter_agents CLIENT not_uring
+        return 0
+    fi
+    die "the ws-uring echo server neither listened nor reported io_uring missing (see ${logfile#"$ROOT"/})"
+}
+
 # ------------------------------------------------------------ main
 bash "$HERE/install.sh" || die "autobahn/install.sh failed"
 build_examples
+probe_uring
 mkdir -p "$REPORTS"
 {
     echo "# Autobahn|Testsuite summary"
@@ -434,6 +527,9 @@ mkdir -p "$REPORTS"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- mode: $MODE; wstest: $("$VENV/bin/wstest" -a 2>/dev/null | tr '\n' ' ')"
+    if [[ -n $URING_SKIPPED ]]; then
+        echo "- ws-uring agents skipped: $URING_SKIPPED"
+    fi
     echo
 } >"$SUMMARY_MD"
 
