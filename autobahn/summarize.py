@@ -111,6 +111,8 @@ def summarize_agent(name, results, has_report, args, duration, expected, problem
     verdict = "FAIL" if failed else "PASS"
     lines.append("### %s: %s" % (name, verdict))
     lines.append("")
+    if name in args.agent_cases:
+        lines.append("- cases: `%s`" % ", ".join(split_patterns(args.agent_cases[name])))
     lines.append("- duration: %s" % fmt_duration(duration))
     lines.append("- cases in report: %d%s" % (
         len(results), "" if expected is None else " (wstest announced %d)" % expected))
@@ -176,12 +178,15 @@ def main():
     ap.add_argument("--problem", action="append", default=[], type=key_value,
                     help="AGENT=TEXT a run problem (counts as failure)")
     ap.add_argument("--cases", default="*", help="comma-separated case patterns run")
+    ap.add_argument("--agent-cases", action="append", default=[], type=key_value,
+                    help="AGENT=PATTERNS the cases of one agent, where they differ")
     ap.add_argument("--exclude", default="", help="comma-separated excluded case patterns")
     ap.add_argument("--exclude-reason", default="")
     ap.add_argument("--strict", action="store_true", help="NON-STRICT fails too")
     ap.add_argument("--summary-md", default=None, help="append the markdown here")
     args = ap.parse_args()
 
+    args.agent_cases = dict(args.agent_cases)
     durations = {k: float(v) for k, v in args.duration}
     expected = {k: int(v) for k, v in args.expected}
     problems = {}
